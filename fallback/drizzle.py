@@ -16,7 +16,7 @@ the merge runs in parallel over output rows.  No two threads ever write the
 same memory.
 
 The per-pixel geometry follows cdrizzle 3.0 where cdrizzle is right (corner
-interpolation, the ``boxer``/``sgarea`` exact overlap, rounding of window
+interpolation, cdrizzle's exact "boxer" overlap, rounding of window
 limits, the Lanczos look-up table), so that results agree to float32 rounding.
 Where cdrizzle is wrong we differ on purpose (see ``docs/differences.md``):
 every input pixel in the box is processed, including those straddling the
@@ -91,82 +91,18 @@ def nint(x):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def sgarea(x1, y1, x2, y2):
-    """Signed area under the segment (x1, y1)-(x2, y2) inside the unit square at the origin."""
-    dx = x2 - x1
-    dy = y2 - y1
-    if dx == 0.0:
-        return 0.0
-    if dx < 0.0:
-        sgn_dx = -1.0
-        xlo = x2
-        xhi = x1
-    else:
-        sgn_dx = 1.0
-        xlo = x1
-        xhi = x2
-    if xlo >= 1.0 or xhi <= 0.0:
-        return 0.0
-    xlo = max(xlo, 0.0)
-    xhi = min(xhi, 1.0)
-    slope = dy / dx
-    ylo = y1 + slope * (xlo - x1)
-    yhi = y1 + slope * (xhi - x1)
-    if ylo <= 0.0 and yhi <= 0.0:
-        return 0.0
-    if ylo >= 1.0 and yhi >= 1.0:
-        return sgn_dx * (xhi - xlo)
-    det = x1 * y2 - y1 * x2
-    # Clip the part of the segment below the x axis.
-    if ylo < 0.0:
-        ylo = 0.0
-        xlo = det / dy
-    if yhi < 0.0:
-        yhi = 0.0
-        xhi = det / dy
-    if ylo <= 1.0:
-        if yhi <= 1.0:
-            return sgn_dx * 0.5 * (xhi - xlo) * (yhi + ylo)
-        xtop = (dx + det) / dy
-        return sgn_dx * (0.5 * (xtop - xlo) * (1.0 + ylo) + xhi - xtop)
-    xtop = (dx + det) / dy
-    return sgn_dx * (0.5 * (xhi - xtop) * (1.0 + yhi) + xtop - xlo)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def boxer(ii, jj, x0, x1, x2, x3, y0, y1, y2, y3):
-    """Signed area common to the quadrilateral (x, y) and output pixel (ii, jj).
-
-    The pixel is the unit square centred on (ii, jj).  The sign is that of the
-    quadrilateral's orientation, so dividing by its signed area gives the
-    fraction of the drop falling in the pixel.
-    """
-    xs = ii - 0.5
-    ys = jj - 0.5
-    px0 = x0 - xs
-    px1 = x1 - xs
-    px2 = x2 - xs
-    px3 = x3 - xs
-    py0 = y0 - ys
-    py1 = y1 - ys
-    py2 = y2 - ys
-    py3 = y3 - ys
-    s = sgarea(px0, py0, px1, py1)
-    s += sgarea(px1, py1, px2, py2)
-    s += sgarea(px2, py2, px3, py3)
-    s += sgarea(px3, py3, px0, py0)
-    return s
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def _edge_area(x1, y1, x2, y2, dx, slope, islope):
-    """:func:`sgarea` with the segment's slope and inverse slope precomputed.
+    """Signed area under the segment (x1, y1)-(x2, y2) inside the unit square at the origin.
 
-    The square kernel evaluates each of a drop's four edges against every
-    output pixel it may touch; dividing once per edge instead of up to three
-    times per (edge, pixel) pair is most of the kernel's speed.  Same
-    geometry, same branches as :func:`sgarea`; ``dx`` is ``x2 - x1`` and
+    cdrizzle's ``sgarea`` (the "boxer" algorithm) with the segment's slope and
+    inverse slope precomputed: the square kernel evaluates each of a drop's
+    four edges against every output pixel it may touch, and dividing once per
+    edge instead of up to three times per (edge, pixel) pair is most of the
+    kernel's speed.  Summed over a quadrilateral's edges it gives the signed
+    overlap of the quadrilateral with the unit square.  ``dx`` is ``x2 - x1``;
     ``islope`` is unused (0) for horizontal edges, which never reach it.
+    Left to LLVM's inliner: Numba-level inlining of four copies slowed the
+    kernel down.
     """
     if dx == 0.0:
         return 0.0
@@ -318,27 +254,27 @@ def square_corners(pixmap, i, j, h):
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _clip_window(ii0, ii1, jj0, jj1, out_nx, out_ny):
-    """Clip a window to the output; ``ok`` is False when nothing is left."""
-    ii0 = max(ii0, 0)
-    jj0 = max(jj0, 0)
-    ii1 = min(ii1, out_nx - 1)
-    jj1 = min(jj1, out_ny - 1)
+def _clip_window(ii0, ii1, jj0, jj1, cx0, cx1, cy0, cy1):
+    """Clip a window to the box cx0..cx1, cy0..cy1; ``ok`` is False when nothing is left."""
+    ii0 = max(ii0, cx0)
+    jj0 = max(jj0, cy0)
+    ii1 = min(ii1, cx1)
+    jj1 = min(jj1, cy1)
     return ii0 <= ii1 and jj0 <= jj1, ii0, ii1, jj0, jj1
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _quad_window(x0, x1, x2, x3, y0, y1, y2, y3, out_nx, out_ny):
-    """Output pixels a quadrilateral can overlap (possibly empty after clipping)."""
-    ii0 = max(nint(min(min(x0, x1), min(x2, x3))), 0)
-    ii1 = min(nint(max(max(x0, x1), max(x2, x3))), out_nx - 1)
-    jj0 = max(nint(min(min(y0, y1), min(y2, y3))), 0)
-    jj1 = min(nint(max(max(y0, y1), max(y2, y3))), out_ny - 1)
+def _quad_window(x0, x1, x2, x3, y0, y1, y2, y3, cx0, cx1, cy0, cy1):
+    """Output pixels a quadrilateral can overlap, clipped to a box (possibly empty)."""
+    ii0 = max(nint(min(min(x0, x1), min(x2, x3))), cx0)
+    ii1 = min(nint(max(max(x0, x1), max(x2, x3))), cx1)
+    jj0 = max(nint(min(min(y0, y1), min(y2, y3))), cy0)
+    jj1 = min(nint(max(max(y0, y1), max(y2, y3))), cy1)
     return ii0, ii1, jj0, jj1
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _center_window(kcode, pixmap, i, j, pf, s, out_nx, out_ny):
+def _center_window(kcode, pixmap, i, j, pf, s, cx0, cx1, cy0, cy1):
     """Output window of a kernel centred on the mapped pixel centre (not square).
 
     Returns ``(ok, ii0, ii1, jj0, jj1)``; ``ok`` is False when the centre is
@@ -351,7 +287,7 @@ def _center_window(kcode, pixmap, i, j, pf, s, out_nx, out_ny):
     if kcode == _POINT:
         ii = nint(ox)
         jj = nint(oy)
-        return _clip_window(ii, ii, jj, jj, out_nx, out_ny)
+        return _clip_window(ii, ii, jj, jj, cx0, cx1, cy0, cy1)
     if kcode == _LANCZOS2 or kcode == _LANCZOS3:
         pfo = (2.0 if kcode == _LANCZOS2 else 3.0) / s
         return _clip_window(
@@ -359,32 +295,17 @@ def _center_window(kcode, pixmap, i, j, pf, s, out_nx, out_ny):
             int(math.floor(ox + pfo)),
             int(math.floor(oy - pfo)) + 1,
             int(math.floor(oy + pfo)),
-            out_nx,
-            out_ny,
+            cx0,
+            cx1,
+            cy0,
+            cy1,
         )
     if kcode == _GAUSSIAN:
         pfo = max(GAUSSIAN_NSIG * pf / FWHM_SIGMA / s, 1.2 / s)
     else:  # turbo, tophat
         pfo = pf / s / 2.0
     return _clip_window(nint(ox - pfo), nint(ox + pfo), nint(oy - pfo), nint(oy + pfo),
-                        out_nx, out_ny)  # fmt: skip
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def window(kcode, pixmap, i, j, pf, s, out_nx, out_ny):
-    """Output-pixel window that input pixel (i, j) can touch under kernel ``kcode``.
-
-    Returns ``(ok, ii0, ii1, jj0, jj1)`` clipped to the output.  The kernels
-    use the same window functions, so a band buffer sized from these windows
-    covers every write.
-    """
-    if kcode == _SQUARE:
-        ok, x0, x1, x2, x3, y0, y1, y2, y3 = square_corners(pixmap, i, j, 0.5 * pf)
-        if not ok:
-            return False, 0, -1, 0, -1
-        ii0, ii1, jj0, jj1 = _quad_window(x0, x1, x2, x3, y0, y1, y2, y3, out_nx, out_ny)
-        return ii0 <= ii1 and jj0 <= jj1, ii0, ii1, jj0, jj1
-    return _center_window(kcode, pixmap, i, j, pf, s, out_nx, out_ny)
+                        cx0, cx1, cy0, cy1)  # fmt: skip
 
 
 # --------------------------------------------------------------------------
@@ -393,18 +314,21 @@ def window(kcode, pixmap, i, j, pf, s, out_nx, out_ny):
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _accumulate(acc_sum, acc_wht, acc_var, acc_flag, acc_dq, idx, d, dow, data2, dq, i, j, iscale2):
+def _accumulate(acc_sw, acc_var, acc_flag, acc_dq, idx, d, dow, data2, dq, i, j, iscale2):
     """Add one contribution of weight ``dow`` and value ``d`` to buffer cell ``idx``.
 
     Variances and DQ are read here, per contribution.  Absent ones are passed
     as None, which Numba prunes at compile time: a loop over zero variances
     left in the pixel loop costs several times the kernel's own work.
+    ``acc_flag`` (some ``dow > 0``) is None when no weight can be negative:
+    then the flag is simply ``weight > 0``.
     """
     if dow == 0.0:
         return
-    acc_sum[idx] += dow * d
-    acc_wht[idx] += dow
-    if dow > 0.0:
+    # Sum and weight side by side: one cache line per contribution.
+    acc_sw[idx, 0] += dow * d
+    acc_sw[idx, 1] += dow
+    if acc_flag is not None and dow > 0.0:
         acc_flag[idx] = 1
     if data2 is not None:
         dow2 = dow * dow
@@ -426,7 +350,8 @@ def _load_pixel(data, weights, i, j, iscale, wht_scale):
 
 
 # Every kernel below processes input rows j0..j1-1 (columns xmin..xmax) into a
-# private buffer whose cell (ii, jj) is ``(jj - by0) * bw + ii - bx0``, and
+# private buffer covering output box bx0..bx1 x by0..by1 (cell (ii, jj) at
+# ``(jj - by0) * bw + ii - bx0``), clipping every window to that box, and
 # records per row the pixels that reached nothing (row_miss) and those skipped
 # as non-finite (row_bad), at index ``j - row_base``.  Their CUDA twins in
 # kernels/drizzle.cu take one input pixel per thread and add atomically.
@@ -435,10 +360,11 @@ def _load_pixel(data, weights, i, j, iscale, wht_scale):
 @njit(cache=True, nogil=True, error_model="numpy")
 def drizzle_square(
     data, weights, pixmap, data2, dq, xmin, xmax, j0, j1,
-    iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-    bx0, by0, bw, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
+    iscale, iscale2, wht_scale, pf, s, lut,
+    bx0, bx1, by0, by1, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
 ):  # fmt: skip
     """Square kernel: exact overlap of the mapped, pixfrac-shrunk input pixel."""
+    bw = bx1 - bx0 + 1  # row length of the band buffer
     h = 0.5 * pf
     scratch = np.empty(64, dtype=np.float64)
     for j in range(j0, j1):
@@ -451,12 +377,12 @@ def drizzle_square(
                 nmiss += 1
                 continue
             ok, x0, x1, x2, x3, y0, y1, y2, y3 = square_corners(pixmap, i, j, h)
-            # Signed area of the drop; boxer's overlaps carry the same sign.
+            # Signed area of the drop; the edge areas carry the same sign.
             jaco = 0.5 * ((x1 - x3) * (y0 - y2) - (x0 - x2) * (y1 - y3))
             if not ok or not (abs(jaco) > MIN_DROP_AREA):
                 nmiss += 1
                 continue
-            ii0, ii1, jj0, jj1 = _quad_window(x0, x1, x2, x3, y0, y1, y2, y3, out_nx, out_ny)
+            ii0, ii1, jj0, jj1 = _quad_window(x0, x1, x2, x3, y0, y1, y2, y3, bx0, bx1, by0, by1)
             w = wf / jaco
             dx0, m0, k0 = _edge_slopes(x0, y0, x1, y1)
             dx1, m1, k1 = _edge_slopes(x1, y1, x2, y2)
@@ -477,7 +403,7 @@ def drizzle_square(
                 qy3 = y3 - ys
                 base = (jj - jj0) * nw - ii0
                 for ii in range(ii0, ii1 + 1):
-                    # boxer(): signed overlap of the quad with pixel (ii, jj)
+                    # signed overlap of the quad with pixel (ii, jj), edge by edge
                     xs = ii - 0.5
                     qx0 = x0 - xs
                     qx1 = x1 - xs
@@ -496,21 +422,22 @@ def drizzle_square(
                     dover = scratch[base + ii]
                     if dover != 0.0:
                         nhit += 1
-                        _accumulate(acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row + ii, d,
+                        _accumulate(acc_sw, acc_var, acc_flag, acc_dq, row + ii, d,
                                     np.float32(dover * w), data2, dq, i, j, iscale2)  # fmt: skip
             if nhit == 0:
                 nmiss += 1
-        row_miss[j - row_base] = nmiss
-        row_bad[j - row_base] = nbad
+        row_miss[j - row_base] += nmiss
+        row_bad[j - row_base] += nbad
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def drizzle_point(
     data, weights, pixmap, data2, dq, xmin, xmax, j0, j1,
-    iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-    bx0, by0, bw, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
+    iscale, iscale2, wht_scale, pf, s, lut,
+    bx0, bx1, by0, by1, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
 ):  # fmt: skip
     """Point kernel: all of the pixel's weight to the nearest output pixel."""
+    bw = bx1 - bx0 + 1  # row length of the band buffer
     for j in range(j0, j1):
         nmiss = 0
         nbad = 0
@@ -520,23 +447,24 @@ def drizzle_point(
                 nbad += 1
                 nmiss += 1
                 continue
-            ok, ii0, ii1, jj0, jj1 = _center_window(_POINT, pixmap, i, j, pf, s, out_nx, out_ny)
+            ok, ii0, ii1, jj0, jj1 = _center_window(_POINT, pixmap, i, j, pf, s, bx0, bx1, by0, by1)
             if not ok:
                 nmiss += 1
                 continue
-            _accumulate(acc_sum, acc_wht, acc_var, acc_flag, acc_dq,
+            _accumulate(acc_sw, acc_var, acc_flag, acc_dq,
                         (jj0 - by0) * bw + ii0 - bx0, d, wf, data2, dq, i, j, iscale2)  # fmt: skip
-        row_miss[j - row_base] = nmiss
-        row_bad[j - row_base] = nbad
+        row_miss[j - row_base] += nmiss
+        row_bad[j - row_base] += nbad
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def drizzle_turbo(
     data, weights, pixmap, data2, dq, xmin, xmax, j0, j1,
-    iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-    bx0, by0, bw, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
+    iscale, iscale2, wht_scale, pf, s, lut,
+    bx0, bx1, by0, by1, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
 ):  # fmt: skip
     """Turbo kernel: an axis-aligned box of side pf/s output pixels."""
+    bw = bx1 - bx0 + 1  # row length of the band buffer
     pfo = pf / s / 2.0
     dover_scale = (1.0 / (pf * pf)) * s * s
     for j in range(j0, j1):
@@ -548,7 +476,7 @@ def drizzle_turbo(
                 nbad += 1
                 nmiss += 1
                 continue
-            ok, ii0, ii1, jj0, jj1 = _center_window(_TURBO, pixmap, i, j, pf, s, out_nx, out_ny)
+            ok, ii0, ii1, jj0, jj1 = _center_window(_TURBO, pixmap, i, j, pf, s, bx0, bx1, by0, by1)
             if not ok:
                 nmiss += 1
                 continue
@@ -561,21 +489,22 @@ def drizzle_turbo(
                     dover = over(ii, jj, ox - pfo, ox + pfo, oy - pfo, oy + pfo)
                     if dover > 0.0:
                         nhit += 1
-                        _accumulate(acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row + ii, d,
+                        _accumulate(acc_sw, acc_var, acc_flag, acc_dq, row + ii, d,
                                     np.float32(dover * dover_scale * wf), data2, dq, i, j, iscale2)  # fmt: skip
             if nhit == 0:
                 nmiss += 1
-        row_miss[j - row_base] = nmiss
-        row_bad[j - row_base] = nbad
+        row_miss[j - row_base] += nmiss
+        row_bad[j - row_base] += nbad
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def drizzle_gaussian(
     data, weights, pixmap, data2, dq, xmin, xmax, j0, j1,
-    iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-    bx0, by0, bw, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
+    iscale, iscale2, wht_scale, pf, s, lut,
+    bx0, bx1, by0, by1, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
 ):  # fmt: skip
     """Gaussian kernel: weight (efac/pi) exp(-r^2 efac), sigma = pf/(2.3548 s)."""
+    bw = bx1 - bx0 + 1  # row length of the band buffer
     efac = (FWHM_SIGMA * FWHM_SIGMA) * (s * s) * (1.0 / (pf * pf)) / 2.0
     es = efac / math.pi
     for j in range(j0, j1):
@@ -587,8 +516,8 @@ def drizzle_gaussian(
                 nbad += 1
                 nmiss += 1
                 continue
-            ok, ii0, ii1, jj0, jj1 = _center_window(_GAUSSIAN, pixmap, i, j, pf, s, out_nx,
-                                                    out_ny)  # fmt: skip
+            ok, ii0, ii1, jj0, jj1 = _center_window(_GAUSSIAN, pixmap, i, j, pf, s, bx0, bx1,
+                                                    by0, by1)  # fmt: skip
             if not ok:
                 nmiss += 1
                 continue
@@ -600,19 +529,20 @@ def drizzle_gaussian(
                 for ii in range(ii0, ii1 + 1):
                     ddx = ox - ii
                     dover = es * math.exp(-(ddx * ddx + ddy * ddy) * efac)
-                    _accumulate(acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row + ii, d,
+                    _accumulate(acc_sw, acc_var, acc_flag, acc_dq, row + ii, d,
                                 np.float32(dover * wf), data2, dq, i, j, iscale2)  # fmt: skip
-        row_miss[j - row_base] = nmiss
-        row_bad[j - row_base] = nbad
+        row_miss[j - row_base] += nmiss
+        row_bad[j - row_base] += nbad
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def drizzle_tophat(
     data, weights, pixmap, data2, dq, xmin, xmax, j0, j1,
-    iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-    bx0, by0, bw, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
+    iscale, iscale2, wht_scale, pf, s, lut,
+    bx0, bx1, by0, by1, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
 ):  # fmt: skip
     """Tophat kernel: full weight to every output pixel centred within pf/(2s)."""
+    bw = bx1 - bx0 + 1  # row length of the band buffer
     pfo = pf / s / 2.0
     pfo2 = pfo * pfo
     for j in range(j0, j1):
@@ -624,7 +554,7 @@ def drizzle_tophat(
                 nbad += 1
                 nmiss += 1
                 continue
-            ok, ii0, ii1, jj0, jj1 = _center_window(_TOPHAT, pixmap, i, j, pf, s, out_nx, out_ny)
+            ok, ii0, ii1, jj0, jj1 = _center_window(_TOPHAT, pixmap, i, j, pf, s, bx0, bx1, by0, by1)
             if not ok:
                 nmiss += 1
                 continue
@@ -638,24 +568,25 @@ def drizzle_tophat(
                     ddx = ox - ii
                     if ddx * ddx + ddy * ddy <= pfo2:
                         nhit += 1
-                        _accumulate(acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row + ii, d,
+                        _accumulate(acc_sw, acc_var, acc_flag, acc_dq, row + ii, d,
                                     wf, data2, dq, i, j, iscale2)  # fmt: skip
             if nhit == 0:
                 nmiss += 1
-        row_miss[j - row_base] = nmiss
-        row_bad[j - row_base] = nbad
+        row_miss[j - row_base] += nmiss
+        row_bad[j - row_base] += nbad
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def drizzle_lanczos(
     data, weights, pixmap, data2, dq, xmin, xmax, j0, j1,
-    iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-    bx0, by0, bw, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
+    iscale, iscale2, wht_scale, pf, s, lut,
+    bx0, bx1, by0, by1, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad, row_base,
 ):  # fmt: skip
     """Lanczos kernels: separable weights L(dx s) L(dy s) from the look-up table.
 
     The order (2 or 3) is carried by the table ``lut`` (see :func:`lanczos_lut`).
     """
+    bw = bx1 - bx0 + 1  # row length of the band buffer
     order = (lut.shape[0] - 1) * LANCZOS_LUT_DELTA
     kcode = _LANCZOS2 if order < 2.5 else _LANCZOS3
     sdp = s / LANCZOS_LUT_DELTA
@@ -669,7 +600,7 @@ def drizzle_lanczos(
                 nbad += 1
                 nmiss += 1
                 continue
-            ok, ii0, ii1, jj0, jj1 = _center_window(kcode, pixmap, i, j, pf, s, out_nx, out_ny)
+            ok, ii0, ii1, jj0, jj1 = _center_window(kcode, pixmap, i, j, pf, s, bx0, bx1, by0, by1)
             if not ok:
                 nmiss += 1
                 continue
@@ -686,12 +617,12 @@ def drizzle_lanczos(
                     if ix >= nlut:
                         continue
                     nhit += 1
-                    _accumulate(acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row + ii, d,
+                    _accumulate(acc_sw, acc_var, acc_flag, acc_dq, row + ii, d,
                                 np.float32(lut[ix] * lut[iy] * wf), data2, dq, i, j, iscale2)  # fmt: skip
             if nhit == 0:
                 nmiss += 1
-        row_miss[j - row_base] = nmiss
-        row_bad[j - row_base] = nbad
+        row_miss[j - row_base] += nmiss
+        row_bad[j - row_base] += nbad
 
 
 # --------------------------------------------------------------------------
@@ -701,61 +632,122 @@ def drizzle_lanczos(
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def drizzle_footprint(kcode, pixmap, xmin, xmax, band_rows, pf, s, out_nx, out_ny, boxes):
-    """Fill ``boxes[b] = (ii0, ii1, jj0, jj1)``, the output box band ``b`` can touch.
+    """Fill ``boxes[b] = (ii0, ii1, jj0, jj1)``, an output box holding every write of band ``b``.
 
-    An empty band gets ``ii0 > ii1``.
+    From the finite pixmap nodes of the band's rows and their neighbours:
+    square corners are bilinear in the nodes, within ``h = pf/2`` of a node
+    cell, so they lie at most ``(2h + 2h^2) * step`` outside the nodes' box
+    (``step``: the largest |dx| + |dy| between neighbouring nodes); centred
+    kernels reach their window's half-width.  The kernels also clip to the
+    box, so a write can never leave its band's buffer.  An empty band gets
+    ``ii0 > ii1``.
     """
+    ny = pixmap.shape[0]
+    nx = pixmap.shape[1]
     nb = band_rows.shape[0] - 1
+    if kcode == _SQUARE:
+        h = 0.5 * pf
+        reach = 0.0
+    elif kcode == _POINT:
+        h = 0.0
+        reach = 0.5
+    elif kcode == _LANCZOS2 or kcode == _LANCZOS3:
+        h = 0.0
+        reach = (2.0 if kcode == _LANCZOS2 else 3.0) / s
+    elif kcode == _GAUSSIAN:
+        h = 0.0
+        reach = max(GAUSSIAN_NSIG * pf / FWHM_SIGMA / s, 1.2 / s)
+    else:  # turbo, tophat
+        h = 0.0
+        reach = pf / s / 2.0
     for b in prange(nb):
-        bi0 = out_nx
-        bi1 = -1
-        bj0 = out_ny
-        bj1 = -1
-        for j in range(band_rows[b], band_rows[b + 1]):
-            for i in range(xmin, xmax + 1):
-                ok, ii0, ii1, jj0, jj1 = window(kcode, pixmap, i, j, pf, s, out_nx, out_ny)
-                if ok:
-                    bi0 = min(bi0, ii0)
-                    bi1 = max(bi1, ii1)
-                    bj0 = min(bj0, jj0)
-                    bj1 = max(bj1, jj1)
-        boxes[b, 0] = bi0
-        boxes[b, 1] = bi1
-        boxes[b, 2] = bj0
-        boxes[b, 3] = bj1
+        j0 = max(band_rows[b] - 1, 0)
+        j1 = min(band_rows[b + 1], ny - 1)
+        i0 = max(xmin - 1, 0)
+        i1 = min(xmax + 1, nx - 1)
+        xlo = np.inf
+        xhi = -np.inf
+        ylo = np.inf
+        yhi = -np.inf
+        step = 0.0
+        for j in range(j0, j1 + 1):
+            for i in range(i0, i1 + 1):
+                x = pixmap[j, i, 0]
+                y = pixmap[j, i, 1]
+                if math.isnan(x) or math.isnan(y):
+                    continue
+                xlo = min(xlo, x)
+                xhi = max(xhi, x)
+                ylo = min(ylo, y)
+                yhi = max(yhi, y)
+                if i < i1:  # NaN neighbours compare false and are ignored
+                    step = max(step, abs(pixmap[j, i + 1, 0] - x) + abs(pixmap[j, i + 1, 1] - y))
+                if j < j1:
+                    step = max(step, abs(pixmap[j + 1, i, 0] - x) + abs(pixmap[j + 1, i, 1] - y))
+        if xlo > xhi or not math.isfinite(step):
+            boxes[b, 0] = out_nx
+            boxes[b, 1] = -1
+            boxes[b, 2] = out_ny
+            boxes[b, 3] = -1
+            continue
+        m = (2.0 * h + 2.0 * h * h) * step + reach + 1.0
+        boxes[b, 0] = max(int(math.floor(xlo - m)), 0)
+        boxes[b, 1] = min(int(math.ceil(xhi + m)), out_nx - 1)
+        boxes[b, 2] = max(int(math.floor(ylo - m)), 0)
+        boxes[b, 3] = min(int(math.ceil(yhi + m)), out_ny - 1)
+
+
+#: Input pixels are visited in TILE x TILE blocks: whatever the rotation
+#: between input and output, a block's output footprint stays in cache
+#: (row by row, a chip rotated by 90 degrees writes down output columns and
+#: misses the cache at every contribution).
+TILE = 64
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def drizzle_bands(
     kcode, data, weights, pixmap, data2, dq, xmin, xmax, band_rows,
     iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-    boxes, offsets, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad,
+    boxes, offsets, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad,
 ):  # fmt: skip
     """Drizzle every band of input rows into its private buffer, bands in parallel."""
     nb = band_rows.shape[0] - 1
     base_row = band_rows[0]
     for b in prange(nb):
         bx0 = boxes[b, 0]
+        bx1 = boxes[b, 1]
         by0 = boxes[b, 2]
-        bw = boxes[b, 1] - boxes[b, 0] + 1
+        by1 = boxes[b, 3]
         o = offsets[b]
-        args = (data, weights, pixmap, data2, dq, xmin, xmax, band_rows[b], band_rows[b + 1],
-                iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny, bx0, by0, bw,
-                acc_sum[o:], acc_wht[o:], acc_var[:, o:], acc_flag[o:],
-                acc_dq[o:] if dq is not None else acc_dq,
-                row_miss, row_bad, base_row)  # fmt: skip
-        if kcode == _SQUARE:
-            drizzle_square(*args)
-        elif kcode == _POINT:
-            drizzle_point(*args)
-        elif kcode == _TURBO:
-            drizzle_turbo(*args)
-        elif kcode == _GAUSSIAN:
-            drizzle_gaussian(*args)
-        elif kcode == _TOPHAT:
-            drizzle_tophat(*args)
+        sw = acc_sw[o:]
+        var = acc_var[:, o:]
+        if acc_flag is None:
+            flag = None
         else:
-            drizzle_lanczos(*args)
+            flag = acc_flag[o:]
+        if dq is None:
+            bdq = acc_dq
+        else:
+            bdq = acc_dq[o:]
+        for tj in range(band_rows[b], band_rows[b + 1], TILE):
+            tj1 = min(tj + TILE, band_rows[b + 1])
+            for ti in range(xmin, xmax + 1, TILE):
+                ti1 = min(ti + TILE - 1, xmax)
+                args = (data, weights, pixmap, data2, dq, ti, ti1, tj, tj1,
+                        iscale, iscale2, wht_scale, pf, s, lut, bx0, bx1, by0, by1,
+                        sw, var, flag, bdq, row_miss, row_bad, base_row)  # fmt: skip
+                if kcode == _SQUARE:
+                    drizzle_square(*args)
+                elif kcode == _POINT:
+                    drizzle_point(*args)
+                elif kcode == _TURBO:
+                    drizzle_turbo(*args)
+                elif kcode == _GAUSSIAN:
+                    drizzle_gaussian(*args)
+                elif kcode == _TOPHAT:
+                    drizzle_tophat(*args)
+                else:
+                    drizzle_lanczos(*args)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -774,7 +766,7 @@ def _gather_row(y, x0, x1, boxes, offsets, acc, rowbuf):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def drizzle_merge_var(boxes, offsets, acc_wht, acc_var_k, out_wht, out_var, x0, x1, y0, y1):
+def drizzle_merge_var(boxes, offsets, acc_sw, acc_var_k, out_wht, out_var, x0, x1, y0, y1):
     """Fold one variance sum into ``out_var`` (before ``out_wht`` is updated).
 
     ``out_var`` holds ``sum(w**2 v) / (sum w)**2`` over previous images; the
@@ -784,7 +776,7 @@ def drizzle_merge_var(boxes, offsets, acc_wht, acc_var_k, out_wht, out_var, x0, 
     for y in prange(y0, y1 + 1):
         dws = np.empty(n, dtype=np.float64)
         s2 = np.empty(n, dtype=np.float64)
-        _gather_row(y, x0, x1, boxes, offsets, acc_wht, dws)
+        _gather_row(y, x0, x1, boxes, offsets, acc_sw[:, 1], dws)
         _gather_row(y, x0, x1, boxes, offsets, acc_var_k, s2)
         for k in range(n):
             dw = np.float32(dws[k])
@@ -803,7 +795,7 @@ def drizzle_merge_var(boxes, offsets, acc_wht, acc_var_k, out_wht, out_var, x0, 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def drizzle_merge(
-    boxes, offsets, acc_sum, acc_wht, acc_flag, acc_dq, out_img, out_wht,
+    boxes, offsets, acc_sw, acc_flag, acc_dq, out_img, out_wht,
     ctx, ctx_bit, out_dq, x0, x1, y0, y1,
 ):  # fmt: skip
     """Fold the band sums into the running weighted mean ``out_img``/``out_wht``.
@@ -821,19 +813,24 @@ def drizzle_merge(
         dws = np.empty(n, dtype=np.float64)
         flags = np.zeros(n, dtype=np.uint8)
         dqs = np.zeros(n, dtype=np.uint32)
-        _gather_row(y, x0, x1, boxes, offsets, acc_sum, sums)
-        _gather_row(y, x0, x1, boxes, offsets, acc_wht, dws)
+        _gather_row(y, x0, x1, boxes, offsets, acc_sw[:, 0], sums)
+        _gather_row(y, x0, x1, boxes, offsets, acc_sw[:, 1], dws)
         for b in range(nb):
             bi0 = boxes[b, 0]
             bi1 = boxes[b, 1]
             if bi0 > bi1 or y < boxes[b, 2] or y > boxes[b, 3]:
                 continue
             base = offsets[b] + (y - boxes[b, 2]) * (bi1 - bi0 + 1) - bi0
-            for x in range(bi0, bi1 + 1):
-                flags[x - x0] |= acc_flag[base + x]
+            if acc_flag is not None:
+                for x in range(bi0, bi1 + 1):
+                    flags[x - x0] |= acc_flag[base + x]
             if use_dq:
                 for x in range(bi0, bi1 + 1):
                     dqs[x - x0] |= acc_dq[base + x]
+        if acc_flag is None:
+            # No weight was negative: some positive contribution <=> weight > 0.
+            for k in range(n):
+                flags[k] = dws[k] > 0.0
         for k in range(n):
             x = x0 + k
             if use_ctx and flags[k] != 0:
@@ -935,7 +932,7 @@ def drizzle_add(
     boxes = np.empty((nb, 4), dtype=np.int64)
     drizzle_footprint(kcode, pixmap, xmin, xmax, rows, pf, s, out_nx, out_ny, boxes)
     sizes = np.where(
-        boxes[:, 0] <= boxes[:, 1],
+        (boxes[:, 0] <= boxes[:, 1]) & (boxes[:, 2] <= boxes[:, 3]),
         (boxes[:, 1] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 2] + 1),
         0,
     )
@@ -945,33 +942,31 @@ def drizzle_add(
     row_miss = np.zeros(ymax - ymin + 1, dtype=np.int64)
     row_bad = np.zeros(ymax - ymin + 1, dtype=np.int64)
     if total > 0:
-        acc_sum = np.zeros(total, dtype=np.float64)
-        acc_wht = np.zeros(total, dtype=np.float64)
+        acc_sw = np.zeros((total, 2), dtype=np.float64)
         acc_var = np.zeros((n2, total if n2 else 1), dtype=np.float64)
-        acc_flag = np.zeros(total, dtype=np.uint8)
+        # Context needs its own flag only where a weight can be negative.
+        negative = kcode in (_LANCZOS2, _LANCZOS3) or bool((weights < 0).any())
+        acc_flag = np.zeros(total, dtype=np.uint8) if negative and ctx is not None else None
         acc_dq = np.zeros(total if dq is not None else 1, dtype=np.uint32)
-        # Empty bands still need a valid box for the kernels' index arithmetic.
-        kboxes = boxes.copy()
-        kboxes[sizes == 0] = (0, 0, 0, 0)
+        # An empty band clips every window away (bx1 < bx0): it writes nothing.
+        boxes[sizes == 0] = (0, -1, 0, -1)
         drizzle_bands(
             kcode, data, weights, pixmap, data2, dq, xmin, xmax, rows,
             iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
-            kboxes, offsets, acc_sum, acc_wht, acc_var, acc_flag, acc_dq, row_miss, row_bad,
+            boxes, offsets, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad,
         )  # fmt: skip
         live = sizes > 0
         x0 = int(boxes[live, 0].min())
         x1 = int(boxes[live, 1].max())
         y0 = int(boxes[live, 2].min())
         y1 = int(boxes[live, 3].max())
-        mboxes = boxes.copy()
-        mboxes[~live] = (0, -1, 0, -1)
         for k in range(n2):
-            drizzle_merge_var(mboxes, offsets, acc_wht, acc_var[k], out_wht, out_img2[k],
+            drizzle_merge_var(boxes, offsets, acc_sw, acc_var[k], out_wht, out_img2[k],
                               x0, x1, y0, y1)  # fmt: skip
         ctx_arr = ctx if ctx is not None else np.zeros((1, 1), dtype=np.int32)
         odq = out_dq if out_dq is not None else np.zeros((1, 1), dtype=np.uint32)
         drizzle_merge(
-            mboxes, offsets, acc_sum, acc_wht, acc_flag, acc_dq, out_img, out_wht,
+            boxes, offsets, acc_sw, acc_flag, acc_dq, out_img, out_wht,
             ctx_arr, np.int32(ctx_bit), odq, x0, x1, y0, y1,
         )  # fmt: skip
     else:
