@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
 
 __all__ = ["blot_image", "INTERPOLANTS"]
@@ -41,24 +42,6 @@ def _check_interp(interp):
             f"interp must be one of {', '.join(map(repr, INTERPOLANTS))}, got {interp!r}."
         )
     return name
-
-
-def _check_real_array(arr, name):
-    """``arr`` as an ndarray, or TypeError if it does not hold real numbers."""
-    a = np.asarray(arr)
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {a.dtype}.")
-    return a
-
-
-def _check_positive(value, name):
-    """``value`` as a float, or an error unless it is a positive finite number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}.")
-    return value
 
 
 def _check_fillval(fillval):
@@ -171,20 +154,16 @@ def blot_image(
     the results agree to float32 rounding.
     """
     interp = _check_interp(interp)
-    data = _check_real_array(data, "data")
-    if data.ndim != 2:
-        raise ValueError(f"data must be a 2-D array, got {data.ndim} dimension(s).")
-    if data.size == 0:
-        raise ValueError(f"data must not be empty, got shape {data.shape}.")
-    pixmap = _check_real_array(pixmap, "pixmap")
+    data = real_array(data, "data", ndim=2)
+    pixmap = real_array(pixmap, "pixmap")
     if pixmap.ndim != 3 or pixmap.shape[2] != 2:
         raise ValueError(f"pixmap must have shape (ny, nx, 2), got {pixmap.shape}.")
     out_shape = pixmap.shape[:2]
     if out_img is not None:
         _check_out_img(out_img, out_shape)
     fillval = _check_fillval(fillval)
-    iscale = _check_positive(iscale, "iscale")
-    sinscl = _check_positive(sinscl, "sinscl")
+    iscale = real_number(iscale, "iscale", positive=True)
+    sinscl = real_number(sinscl, "sinscl", positive=True)
 
     be = get_backend(backend)
     # Copies are made only when needed: the inputs are never written to.

@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
 
 __all__ = ["Drizzle", "SUPPORTED_DRIZZLE_KERNELS", "FluxNotConservedWarning"]
@@ -63,25 +64,8 @@ def _parse_fillval(fillval, name, have_out_img):
         ) from None
 
 
-def _finite_number(value, name, *, positive=False, allow_zero=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"'{name}' must be a number; got {value!r}.") from None
-    if not np.isfinite(v):
-        raise ValueError(f"'{name}' must be finite; got {v}.")
-    if positive and not (v > 0 or (allow_zero and v == 0)):
-        raise ValueError(f"'{name}' must be {'non-negative' if allow_zero else 'positive'}; got {v}.")
-    return v
-
-
 def _as_2d_real(arr, name, dtype=np.float32):
-    a = np.asarray(arr)
-    if a.ndim != 2:
-        raise ValueError(f"'{name}' must be a 2-D array; got {a.ndim} dimension(s).")
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
-        raise TypeError(f"'{name}' must hold real numbers; got dtype {a.dtype}.")
-    return np.ascontiguousarray(a, dtype=dtype)
+    return np.ascontiguousarray(real_array(arr, name, ndim=2), dtype=dtype)
 
 
 def _as_uint32_flags(arr, name):
@@ -190,7 +174,7 @@ class Drizzle:
             self._ctx_id = begin_ctx_id
             self._max_ctx_id = int(max_ctx_id)
 
-        exptime = _finite_number(exptime, "exptime", positive=True, allow_zero=True)
+        exptime = real_number(exptime, "exptime", nonnegative=True)
         if exptime > 0.0 and out_img is None and out_ctx is None and out_wht is None:
             raise ValueError(
                 "'exptime' must be 0 when no output arrays from earlier co-adds are given."
@@ -444,7 +428,7 @@ class Drizzle:
                 DeprecationWarning,
                 stacklevel=2,
             )
-            scale = _finite_number(scale, "scale", positive=True)
+            scale = real_number(scale, "scale", positive=True)
             iscale = scale * scale
             pixel_scale_ratio = scale
 
@@ -460,12 +444,12 @@ class Drizzle:
         ):
             raise TypeError(f"'pixmap' must hold real numbers; got dtype {pixmap.dtype}.")
         pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
-        exptime = _finite_number(exptime, "exptime")
+        exptime = real_number(exptime, "exptime")
         if exptime <= 0.0:
             raise ValueError(f"'exptime' must be a strictly positive number; got {exptime}.")
-        iscale = _finite_number(iscale, "iscale", positive=True)
-        wht_scale = _finite_number(wht_scale, "wht_scale", positive=True)
-        pixfrac = _finite_number(pixfrac, "pixfrac", positive=True)
+        iscale = real_number(iscale, "iscale", positive=True)
+        wht_scale = real_number(wht_scale, "wht_scale", positive=True)
+        pixfrac = real_number(pixfrac, "pixfrac", positive=True)
         if pixfrac > 1.0 and self._kernel not in ("lanczos2", "lanczos3"):
             log.debug("pixfrac %.3g > 1: drops larger than input pixels.", pixfrac)
         if in_units not in ("cps", "counts"):
@@ -515,9 +499,7 @@ class Drizzle:
         if pixel_scale_ratio is None:
             pixel_scale_ratio = _estimate_scale_ratio(pixmap, xmin, xmax, ymin, ymax)
         else:
-            pixel_scale_ratio = _finite_number(
-                pixel_scale_ratio, "pixel_scale_ratio", positive=True
-            )
+            pixel_scale_ratio = real_number(pixel_scale_ratio, "pixel_scale_ratio", positive=True)
 
         # Data are in output units after 'iscale', and per second for counts.
         eff_iscale = float(np.float32(iscale) / np.float32(exptime if in_units == "counts" else 1.0))
@@ -544,13 +526,18 @@ class Drizzle:
             xmax=xmax,
             ymin=ymin,
             ymax=ymax,
+            fillval=self._fillval,
+            fillval2=self._fillval2,
         )
+        if self._ncoadds == 0:
+            # Caller-supplied arrays may hold anything where the weight is
+            # zero; after this, the backend's merge keeps the fill up to date.
+            self._apply_fill()
         self._texptime += exptime
         self._ncoadds += 1
         if nbad:
             self._nonfinite += nbad
             log.info("add_image: %d input pixel(s) with NaN/inf data or weight ignored.", nbad)
-        self._apply_fill()
         return nmiss, nskip
 
     # -- add_image helpers ---------------------------------------------------------

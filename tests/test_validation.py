@@ -58,7 +58,7 @@ def test_out_shape_errors():
         ((DATA, 1.0, PM), dict(data2=[np.ones((2, 2))]), ValueError, r"'data2\[0\]' has shape"),
         ((DATA, 1.0, PM), dict(xmin=4, xmax=2), ValueError, "Empty input box"),
         ((DATA, 1.0, PM), dict(pixel_scale_ratio=-2), ValueError, "'pixel_scale_ratio' must be"),
-        ((DATA, "long", PM), {}, TypeError, "'exptime' must be a number"),
+        ((DATA, "long", PM), {}, TypeError, "'exptime' must be a real number"),
     ],
 )
 def test_add_image_errors(args, kw, exc, match):
