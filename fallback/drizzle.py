@@ -766,7 +766,8 @@ def _gather_row(y, x0, x1, boxes, offsets, acc, rowbuf):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def drizzle_merge_var(boxes, offsets, acc_sw, acc_var_k, out_wht, out_var, x0, x1, y0, y1):
+def drizzle_merge_var(boxes, offsets, acc_sw, acc_var_k, out_wht, out_var, x0, x1, y0, y1,
+                      do_fill, fill):  # fmt: skip
     """Fold one variance sum into ``out_var`` (before ``out_wht`` is updated).
 
     ``out_var`` holds ``sum(w**2 v) / (sum w)**2`` over previous images; the
@@ -786,6 +787,8 @@ def drizzle_merge_var(boxes, offsets, acc_sw, acc_var_k, out_wht, out_var, x0, x
             wold = np.float64(out_wht[y, x])
             wnew = wold + dw
             if wnew == 0.0:
+                if do_fill:
+                    out_var[y, x] = fill
                 continue
             if wold == 0.0:
                 out_var[y, x] = s2[k] / (wnew * wnew)
@@ -796,13 +799,16 @@ def drizzle_merge_var(boxes, offsets, acc_sw, acc_var_k, out_wht, out_var, x0, x
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def drizzle_merge(
     boxes, offsets, acc_sw, acc_flag, acc_dq, out_img, out_wht,
-    ctx, ctx_bit, out_dq, x0, x1, y0, y1,
+    ctx, ctx_bit, out_dq, x0, x1, y0, y1, do_fill, fill,
 ):  # fmt: skip
     """Fold the band sums into the running weighted mean ``out_img``/``out_wht``.
 
     ``ctx`` (int32, shape (1, 1) when disabled) gets ``ctx_bit`` where some
     contribution had positive weight; ``out_dq`` (shape (1, 1) when disabled)
-    is OR-ed with the contributing DQ flags.
+    is OR-ed with the contributing DQ flags.  A pixel whose total weight
+    returns to exactly zero (cancelling Lanczos lobes) gets ``fill`` when
+    ``do_fill``: the merge is the only writer of ``out_img``, so the caller
+    never needs another pass over the whole output.
     """
     n = x1 - x0 + 1
     nb = boxes.shape[0]
@@ -844,6 +850,8 @@ def drizzle_merge(
             wnew = wold + dw
             if wnew == 0.0:
                 out_wht[y, x] = 0.0
+                if do_fill:
+                    out_img[y, x] = fill
                 continue
             if wold == 0.0:
                 out_img[y, x] = sums[k] / dw
@@ -866,7 +874,7 @@ def drizzle_add(
     kernel, data, weights, pixmap, out_img, out_wht, ctx, ctx_bit,
     data2=None, out_img2=None, dq=None, out_dq=None,
     iscale=1.0, pscale_ratio=1.0, pixfrac=1.0, wht_scale=1.0,
-    xmin=0, xmax=None, ymin=0, ymax=None, nbands=None,
+    xmin=0, xmax=None, ymin=0, ymax=None, fillval=None, fillval2=None, nbands=None,
 ):  # fmt: skip
     """Drizzle one image onto the output arrays, in place.
 
@@ -892,6 +900,10 @@ def drizzle_add(
         weight scale.
     xmin, xmax, ymin, ymax : int
         Inclusive box of input pixels to use.
+    fillval, fillval2 : float or None
+        Value given to ``out_img`` / ``out_img2`` pixels whose total weight
+        becomes zero here (None: leave them).  Pixels this image does not
+        reach are not touched.
     nbands : int, optional
         Number of row bands (default: Numba's thread count).  Tests set it to
         exercise many bands on small inputs.
@@ -962,12 +974,14 @@ def drizzle_add(
         y1 = int(boxes[live, 3].max())
         for k in range(n2):
             drizzle_merge_var(boxes, offsets, acc_sw, acc_var[k], out_wht, out_img2[k],
-                              x0, x1, y0, y1)  # fmt: skip
+                              x0, x1, y0, y1, fillval2 is not None,
+                              np.nan if fillval2 is None else float(fillval2))  # fmt: skip
         ctx_arr = ctx if ctx is not None else np.zeros((1, 1), dtype=np.int32)
         odq = out_dq if out_dq is not None else np.zeros((1, 1), dtype=np.uint32)
         drizzle_merge(
             boxes, offsets, acc_sw, acc_flag, acc_dq, out_img, out_wht,
             ctx_arr, np.int32(ctx_bit), odq, x0, x1, y0, y1,
+            fillval is not None, np.nan if fillval is None else float(fillval),
         )  # fmt: skip
     else:
         # Nothing lands on the output: every pixel of the box is a miss.

@@ -221,3 +221,35 @@ def test_inputs_are_not_modified():
     d.add_image(data, 1.0, pm, data2=var, weight_map=np.ones(IN_SHAPE))
     for a, b in zip((pm, data, var), copies):
         assert_array_equal(a, b)
+
+
+def test_fill_where_total_weight_returns_to_zero():
+    """A later image can cancel a pixel's weight exactly: it then gets the fill value."""
+    pm = distorted_pixmap((6, 6), angle_deg=0.0, shift=(1.0, 1.0), quad=(0, 0))
+    data = np.full((6, 6), 5.0, np.float32)
+    for fillval, expect in ((0, 0.0), (-1.5, -1.5), (None, None)):
+        d = gpudriz.Drizzle(kernel="point", out_shape=(9, 9), fillval=fillval,
+                            fillval2=fillval, backend="cpu")  # fmt: skip
+        d.add_image(data, 1.0, pm, data2=data)
+        d.add_image(data, 1.0, pm, weight_map=-np.ones((6, 6), np.float32), data2=data)
+        cancelled = (slice(1, 7), slice(1, 7))
+        assert np.all(d.out_wht[cancelled] == 0)
+        if expect is None:
+            # None without caller arrays means NaN fill (drizzle 3.x).
+            assert np.all(np.isnan(d.out_img[cancelled]))
+            assert np.all(np.isnan(d.out_img2[0][cancelled]))
+        else:
+            assert np.all(d.out_img[cancelled] == expect)
+            assert np.all(d.out_img2[0][cancelled] == expect)
+
+
+def test_caller_arrays_get_the_fill_where_empty():
+    pm = distorted_pixmap(IN_SHAPE, angle_deg=12.0, shift=(6.0, 2.0))
+    out = np.full((30, 34), 123.0, np.float32)
+    d = gpudriz.Drizzle(out_img=out, fillval=0, backend="cpu")
+    d.add_image(_data(), 1.0, pm)
+    assert d.out_img is out  # float32 arrays are used in place, as drizzle does
+    assert np.all(out[d.out_wht == 0] == 0)
+    d.add_image(_data(seed=2), 1.0, pm)
+    assert np.all(out[d.out_wht == 0] == 0)
+    assert np.all(out[d.out_wht > 0] < 3)
