@@ -750,19 +750,14 @@ def drizzle_bands(
                     drizzle_lanczos(*args)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _gather_row(y, x0, x1, boxes, offsets, acc, rowbuf):
-    """Sum the band buffers' values of output row ``y`` over columns x0..x1."""
-    rowbuf[:] = 0.0
-    for b in range(boxes.shape[0]):
-        bi0 = boxes[b, 0]
-        bi1 = boxes[b, 1]
-        if bi0 > bi1 or y < boxes[b, 2] or y > boxes[b, 3]:
-            continue
-        bw = bi1 - bi0 + 1
-        base = offsets[b] + (y - boxes[b, 2]) * bw - bi0
-        for x in range(bi0, bi1 + 1):
-            rowbuf[x - x0] += acc[base + x]
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _band_row(boxes, offsets, b, y):
+    """``(ok, x0, x1, base)``: band ``b``'s cells on output row ``y`` are ``base + x0 .. base + x1``."""
+    bi0 = boxes[b, 0]
+    bi1 = boxes[b, 1]
+    if bi0 > bi1 or y < boxes[b, 2] or y > boxes[b, 3]:
+        return False, 0, -1, 0
+    return True, bi0, bi1, offsets[b] + (y - boxes[b, 2]) * (bi1 - bi0 + 1) - bi0
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -770,30 +765,32 @@ def drizzle_merge_var(boxes, offsets, acc_sw, acc_var_k, out_wht, out_var, x0, x
                       do_fill, fill):  # fmt: skip
     """Fold one variance sum into ``out_var`` (before ``out_wht`` is updated).
 
-    ``out_var`` holds ``sum(w**2 v) / (sum w)**2`` over previous images; the
-    new value is ``(out_var W**2 + S2) / (W + dW)**2``.
+    ``out_var`` holds ``sum(w**2 v) / (sum w)**2``; each band's sums ``dW``,
+    ``S2`` update it as ``(out_var W**2 + S2) / (W + dW)**2``, bands in the
+    same order as :func:`drizzle_merge` so that both see the same ``W``.
     """
-    n = x1 - x0 + 1
     for y in prange(y0, y1 + 1):
-        dws = np.empty(n, dtype=np.float64)
-        s2 = np.empty(n, dtype=np.float64)
-        _gather_row(y, x0, x1, boxes, offsets, acc_sw[:, 1], dws)
-        _gather_row(y, x0, x1, boxes, offsets, acc_var_k, s2)
-        for k in range(n):
-            dw = np.float32(dws[k])
-            if dw == 0.0:
+        wrun = out_wht[y, x0 : x1 + 1].astype(np.float64)
+        for b in range(boxes.shape[0]):
+            ok, bi0, bi1, base = _band_row(boxes, offsets, b, y)
+            if not ok:
                 continue
-            x = x0 + k
-            wold = np.float64(out_wht[y, x])
-            wnew = wold + dw
-            if wnew == 0.0:
-                if do_fill:
-                    out_var[y, x] = fill
-                continue
-            if wold == 0.0:
-                out_var[y, x] = s2[k] / (wnew * wnew)
-            else:
-                out_var[y, x] = (out_var[y, x] * wold * wold + s2[k]) / (wnew * wnew)
+            for x in range(bi0, bi1 + 1):
+                dw = np.float32(acc_sw[base + x, 1])
+                if dw == 0.0:
+                    continue
+                wold = wrun[x - x0]
+                wnew = np.float64(np.float32(wold + dw))
+                wrun[x - x0] = wnew
+                if wnew == 0.0:
+                    if do_fill:
+                        out_var[y, x] = fill
+                elif wold == 0.0:
+                    out_var[y, x] = acc_var_k[base + x] / (wnew * wnew)
+                else:
+                    out_var[y, x] = (out_var[y, x] * wold * wold + acc_var_k[base + x]) / (
+                        wnew * wnew
+                    )
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -803,61 +800,49 @@ def drizzle_merge(
 ):  # fmt: skip
     """Fold the band sums into the running weighted mean ``out_img``/``out_wht``.
 
-    ``ctx`` (int32, shape (1, 1) when disabled) gets ``ctx_bit`` where some
-    contribution had positive weight; ``out_dq`` (shape (1, 1) when disabled)
-    is OR-ed with the contributing DQ flags.  A pixel whose total weight
-    returns to exactly zero (cancelling Lanczos lobes) gets ``fill`` when
-    ``do_fill``: the merge is the only writer of ``out_img``, so the caller
-    never needs another pass over the whole output.
+    Band by band: ``out_img = (out_img W + S) / (W + dW)``, the weighted mean
+    of what was there and the band's contributions.  Threads own output rows,
+    so no two write the same pixel.  ``ctx`` (int32, shape (1, 1) when
+    disabled) gets ``ctx_bit`` where some contribution had positive weight
+    (``acc_flag``, or ``dW > 0`` when no weight can be negative and
+    ``acc_flag`` is None); ``out_dq`` (shape (1, 1) when disabled) is OR-ed
+    with the contributing DQ flags.  A pixel whose total weight returns to
+    exactly zero (cancelling Lanczos lobes) gets ``fill`` when ``do_fill``:
+    the merge is the only writer of ``out_img``, so the caller never needs
+    another pass over the whole output.
     """
-    n = x1 - x0 + 1
-    nb = boxes.shape[0]
     use_ctx = ctx.shape[0] == out_img.shape[0] and ctx.shape[1] == out_img.shape[1]
     use_dq = out_dq.shape[0] == out_img.shape[0] and out_dq.shape[1] == out_img.shape[1]
     for y in prange(y0, y1 + 1):
-        sums = np.empty(n, dtype=np.float64)
-        dws = np.empty(n, dtype=np.float64)
-        flags = np.zeros(n, dtype=np.uint8)
-        dqs = np.zeros(n, dtype=np.uint32)
-        _gather_row(y, x0, x1, boxes, offsets, acc_sw[:, 0], sums)
-        _gather_row(y, x0, x1, boxes, offsets, acc_sw[:, 1], dws)
-        for b in range(nb):
-            bi0 = boxes[b, 0]
-            bi1 = boxes[b, 1]
-            if bi0 > bi1 or y < boxes[b, 2] or y > boxes[b, 3]:
+        for b in range(boxes.shape[0]):
+            ok, bi0, bi1, base = _band_row(boxes, offsets, b, y)
+            if not ok:
                 continue
-            base = offsets[b] + (y - boxes[b, 2]) * (bi1 - bi0 + 1) - bi0
-            if acc_flag is not None:
-                for x in range(bi0, bi1 + 1):
-                    flags[x - x0] |= acc_flag[base + x]
-            if use_dq:
-                for x in range(bi0, bi1 + 1):
-                    dqs[x - x0] |= acc_dq[base + x]
-        if acc_flag is None:
-            # No weight was negative: some positive contribution <=> weight > 0.
-            for k in range(n):
-                flags[k] = dws[k] > 0.0
-        for k in range(n):
-            x = x0 + k
-            if use_ctx and flags[k] != 0:
-                ctx[y, x] |= ctx_bit
-            if use_dq:
-                out_dq[y, x] |= dqs[k]
-            dw = np.float32(dws[k])
-            if dw == 0.0:
-                continue
-            wold = np.float64(out_wht[y, x])
-            wnew = wold + dw
-            if wnew == 0.0:
-                out_wht[y, x] = 0.0
-                if do_fill:
-                    out_img[y, x] = fill
-                continue
-            if wold == 0.0:
-                out_img[y, x] = sums[k] / dw
-            else:
-                out_img[y, x] = (out_img[y, x] * wold + sums[k]) / wnew
-            out_wht[y, x] = wnew
+            for x in range(bi0, bi1 + 1):
+                k = base + x
+                dw = np.float32(acc_sw[k, 1])
+                if use_ctx:
+                    if acc_flag is None:
+                        if dw > 0.0:
+                            ctx[y, x] |= ctx_bit
+                    elif acc_flag[k] != 0:
+                        ctx[y, x] |= ctx_bit
+                if use_dq:
+                    out_dq[y, x] |= acc_dq[k]
+                if dw == 0.0:
+                    continue
+                wold = np.float64(out_wht[y, x])
+                wnew = wold + dw
+                if np.float32(wnew) == 0.0:
+                    out_wht[y, x] = 0.0
+                    if do_fill:
+                        out_img[y, x] = fill
+                    continue
+                if wold == 0.0:
+                    out_img[y, x] = acc_sw[k, 0] / dw
+                else:
+                    out_img[y, x] = (out_img[y, x] * wold + acc_sw[k, 0]) / wnew
+                out_wht[y, x] = wnew
 
 
 # --------------------------------------------------------------------------
