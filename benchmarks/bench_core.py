@@ -33,8 +33,8 @@ import drizzle.resample as dr  # noqa: E402
 
 import gpudriz  # noqa: E402
 
-DRIZZLE_KERNELS = ("square", "turbo", "point", "gaussian", "lanczos3")
-EXTRA_KERNELS = ("tophat", "lanczos2")  # tophat: not in drizzle 3.x
+DRIZZLE_KERNELS = ("square", "turbo", "point", "gaussian", "lanczos2", "lanczos3")
+EXTRA_KERNELS = ("tophat",)  # not in drizzle 3.x
 BLOT_INTERPS = ("nearest", "linear", "poly3", "poly5", "lanczos3", "lanczos5")
 EXTRA_INTERPS = ("sinc",)  # not in drizzle 3.x
 
