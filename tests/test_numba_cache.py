@@ -40,14 +40,19 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _run():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], check=True, capture_output=True, text=True)
+def _run(cwd):
+    # Run away from the checkout: `python -c` puts the working directory on
+    # sys.path, which would import the source tree instead of the package.
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=cwd
+    )
+    assert out.returncode == 0, f"subprocess failed:\n{out.stderr[-3000:]}"
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_second_process_loads_every_kernel_from_the_cache():
-    _run()  # compiles whatever the cache lacks
-    stats = _run()
+def test_second_process_loads_every_kernel_from_the_cache(tmp_path):
+    _run(tmp_path)  # compiles whatever the cache lacks
+    stats = _run(tmp_path)
     assert stats, "no compiled dispatcher was found"
     used = {name: hm for name, hm in stats.items() if hm != [0, 0]}
     assert any("drizzle_bands" in n for n in used)
