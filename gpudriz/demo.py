@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS
+from astropy.wcs import WCS, Sip
 
 from gpudriz.pixmap import calc_pixmap
 from gpudriz.resample import Drizzle
@@ -75,8 +75,6 @@ def _input_wcs(n, dx, dy):
     # Quadratic and cubic terms: ~3-5 px of distortion at the corners of a 1k chip.
     a[2, 0], a[1, 1], a[0, 2], a[3, 0] = 8e-6, -5e-6, 3e-6, 2e-9
     b[2, 0], b[1, 1], b[0, 2], b[0, 3] = -4e-6, 6e-6, 7e-6, -1.5e-9
-    from astropy.wcs import Sip
-
     w.sip = Sip(a, b, None, None, w.wcs.crpix)
     w.pixel_shape = (n, n)
     return w

@@ -450,8 +450,6 @@ class Drizzle:
         iscale = real_number(iscale, "iscale", positive=True)
         wht_scale = real_number(wht_scale, "wht_scale", positive=True)
         pixfrac = real_number(pixfrac, "pixfrac", positive=True)
-        if pixfrac > 1.0 and self._kernel not in ("lanczos2", "lanczos3"):
-            log.debug("pixfrac %.3g > 1: drops larger than input pixels.", pixfrac)
         if in_units not in ("cps", "counts"):
             raise ValueError(f"'in_units' must be 'cps' or 'counts'; got {in_units!r}.")
         xmin, xmax, ymin, ymax = self._input_box(nx, ny, xmin, xmax, ymin, ymax)
@@ -544,16 +542,15 @@ class Drizzle:
 
     @staticmethod
     def _input_box(nx, ny, xmin, xmax, ymin, ymax):
-        def lim(v, default, name, hi):
-            if v is None:
-                return default
-            v = int(v)
-            return min(max(v, 0), hi)
+        """Inclusive input box: the whole image by default, clipped to it (as drizzle)."""
 
-        xmin = lim(xmin, 0, "xmin", nx - 1)
-        ymin = lim(ymin, 0, "ymin", ny - 1)
-        xmax = lim(xmax, nx - 1, "xmax", nx - 1)
-        ymax = lim(ymax, ny - 1, "ymax", ny - 1)
+        def lim(v, default, hi):
+            return default if v is None else min(max(int(v), 0), hi)
+
+        xmin = lim(xmin, 0, nx - 1)
+        ymin = lim(ymin, 0, ny - 1)
+        xmax = lim(xmax, nx - 1, nx - 1)
+        ymax = lim(ymax, ny - 1, ny - 1)
         if xmax < xmin or ymax < ymin:
             raise ValueError(
                 f"Empty input box: xmin={xmin}, xmax={xmax}, ymin={ymin}, ymax={ymax}."
