@@ -72,51 +72,38 @@ def main(argv=None):
           f"{out_shape[1]}x{out_shape[0]}; gpudriz cpu backend on {numba.get_num_threads()} "
           f"thread(s), drizzle {dr.__name__.split('.')[0]} 3.x on 1; os.cpu_count()={os.cpu_count()}")
 
-    print("\ndrizzle (input Mpix/s)      gpudriz    drizzle   ratio   first call")
-    for kernel in DRIZZLE_KERNELS + EXTRA_KERNELS:
-        def ours():
-            d = gpudriz.Drizzle(kernel=kernel, out_shape=out_shape, backend="cpu")
-            d.add_image(data, 1.0, pm)
-
+    def row(name, ours, theirs=None):
+        """Print one line: gpudriz (after a timed warm-up call), drizzle, their ratio."""
         t0 = time.perf_counter()
         ours()
         first = time.perf_counter() - t0
         t_ours = best(ours, args.repeat)
-        line = f"  {kernel:10s}            {npix / t_ours / 1e6:8.1f}"
-        if kernel in DRIZZLE_KERNELS:
-            def theirs():
-                d = dr.Drizzle(kernel=kernel, out_shape=out_shape)
-                d.add_image(data, 1.0, pm)
-
+        line = f"  {name:10s}            {npix / t_ours / 1e6:8.1f}"
+        if theirs is None:
+            line += "        n/a       -  "
+        else:
             t_ref = best(theirs, args.repeat)
             line += f"   {npix / t_ref / 1e6:8.1f}   {t_ref / t_ours:5.2f}x"
-        else:
-            line += "        n/a       -  "
         print(f"{line}   {first:6.2f} s")
 
-    # Blot the drizzled image back onto the chip: the pixmap runs frame -> chip.
-    d = gpudriz.Drizzle(out_shape=out_shape, fillval=0, backend="cpu")
-    d.add_image(data, 1.0, pm)
-    img = d.out_img
-    # blot's pixmap gives, for each of its output (chip) pixels, the position
-    # in the image blotted (the frame): the same map the drizzle used.
-    back = pm
+    def drizzle_with(module, kernel, **kw):
+        d = module.Drizzle(kernel=kernel, out_shape=out_shape, **kw)
+        d.add_image(data, 1.0, pm)
+        return d
+
+    print("\ndrizzle (input Mpix/s)      gpudriz    drizzle   ratio   first call")
+    for kernel in DRIZZLE_KERNELS + EXTRA_KERNELS:
+        theirs = (lambda k=kernel: drizzle_with(dr, k)) if kernel in DRIZZLE_KERNELS else None
+        row(kernel, lambda k=kernel: drizzle_with(gpudriz, k, backend="cpu"), theirs)
+
+    # Blot the drizzled image back onto the chip.  blot's pixmap gives, for
+    # each of its output (chip) pixels, the position in the image blotted (the
+    # frame): the same map the drizzle used.
+    img = drizzle_with(gpudriz, "square", fillval=0, backend="cpu").out_img
     print("\nblot (output Mpix/s)        gpudriz    drizzle   ratio   first call")
     for interp in BLOT_INTERPS + EXTRA_INTERPS:
-        def ours():
-            gpudriz.blot_image(img, back, interp=interp, backend="cpu")
-
-        t0 = time.perf_counter()
-        ours()
-        first = time.perf_counter() - t0
-        t_ours = best(ours, args.repeat)
-        line = f"  {interp:10s}            {npix / t_ours / 1e6:8.1f}"
-        if interp in BLOT_INTERPS:
-            t_ref = best(lambda: dr.blot_image(img, back, interp=interp), args.repeat)
-            line += f"   {npix / t_ref / 1e6:8.1f}   {t_ref / t_ours:5.2f}x"
-        else:
-            line += "        n/a       -  "
-        print(f"{line}   {first:6.2f} s")
+        theirs = (lambda i=interp: dr.blot_image(img, pm, interp=i)) if interp in BLOT_INTERPS else None
+        row(interp, lambda i=interp: gpudriz.blot_image(img, pm, interp=i, backend="cpu"), theirs)
 
     if not args.skip_pixmap:
         print()
