@@ -6,12 +6,13 @@ change of import:
 >>> from gpudriz import Drizzle, blot_image, calc_pixmap, decode_context  # doctest: +SKIP
 
 Every operation takes ``backend=`` ("auto", "cpu", "cuda"; see
-:func:`get_backend`).
+:func:`get_backend`): CUDA raw kernels through CuPy on a GPU, their Numba
+twins on the CPU.  NumPy in, NumPy out; CuPy in, CuPy out.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from gpudriz.backend import BackendUnavailableError, get_backend
+from gpudriz.backend import BackendUnavailableError, DeviceMemoryError, cuda_status, get_backend
 from gpudriz.blot import blot_image
 from gpudriz.context import decode_context
 from gpudriz.pixmap import calc_pixmap, estimate_pixel_scale_ratio
@@ -29,7 +30,9 @@ __all__ = [
     "estimate_pixel_scale_ratio",
     "decode_context",
     "get_backend",
+    "cuda_status",
     "BackendUnavailableError",
+    "DeviceMemoryError",
     "FluxNotConservedWarning",
     "__version__",
 ]

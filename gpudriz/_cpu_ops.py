@@ -1,6 +1,39 @@
-"""The CPU backend's operations: thin re-exports of the Numba drivers in
-:mod:`gpudriz.fallback`, with the signatures every backend shares."""
+"""The CPU backend's operations: the Numba drivers in :mod:`gpudriz.fallback`,
+with the signatures every backend shares, and a memory check."""
 
+from __future__ import annotations
+
+from gpudriz._cuda_ops import format_bytes
 from gpudriz.fallback.blot import blot  # noqa: F401
 from gpudriz.fallback.drizzle import drizzle_add  # noqa: F401
 from gpudriz.fallback.pixmap import interpolate_pixmap  # noqa: F401
+
+
+def free_bytes():
+    """Bytes of memory available to new allocations (Linux ``MemAvailable``), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(nbytes, what):
+    """Raise MemoryError if ``nbytes`` more would not fit in the available memory.
+
+    Parameters
+    ----------
+    nbytes : int
+        Size of the allocation about to be made.
+    what : str
+        What it is for, quoted in the error.
+    """
+    free = free_bytes()
+    if free is not None and nbytes > free:
+        raise MemoryError(
+            f"{what} needs {format_bytes(nbytes)} of memory but only "
+            f"{format_bytes(free)} are available."
+        )

@@ -7,6 +7,8 @@ import numbers
 
 import numpy as np
 
+from gpudriz._arrays import is_device_array
+
 __all__ = ["real_number", "real_array"]
 
 
@@ -33,7 +35,9 @@ def real_number(value, name, *, positive=False, nonnegative=False):
 
 
 def real_array(arr, name, *, ndim=None):
-    """Return ``arr`` as an ndarray of real numbers, or raise naming ``name``.
+    """Return ``arr`` as an array of real numbers, or raise naming ``name``.
+
+    Device (CuPy) arrays are returned as they are, never copied to the host.
 
     Raises
     ------
@@ -42,7 +46,7 @@ def real_array(arr, name, *, ndim=None):
     ValueError
         If it has not ``ndim`` dimensions, or is empty.
     """
-    a = np.asarray(arr)
+    a = arr if is_device_array(arr) else np.asarray(arr)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"'{name}' must hold real numbers; got dtype {a.dtype}.")
     if ndim is not None and a.ndim != ndim:

@@ -1,7 +1,8 @@
 """Blot: resample an image onto a distorted grid by interpolation.
 
 The public :func:`blot_image` validates its arguments and hands the work to
-the backend's ``blot`` operation (:mod:`gpudriz.fallback.blot` on the CPU).
+the backend's ``blot`` operation (:mod:`gpudriz.fallback.blot` on the CPU,
+the ``blot_kernel`` of ``kernels/blot.cu`` on the GPU).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from gpudriz._arrays import copy_into, is_device_array, to_device, to_host, to_xp
 from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
 
@@ -56,9 +58,10 @@ def _check_fillval(fillval):
 
 def _check_out_img(out_img, shape):
     """Validate a user-supplied output array of ``shape``."""
-    if not isinstance(out_img, np.ndarray) or out_img.dtype != np.float32:
-        got = out_img.dtype if isinstance(out_img, np.ndarray) else type(out_img).__name__
-        raise TypeError(f"out_img must be a numpy array of dtype float32, got {got}.")
+    is_array = isinstance(out_img, np.ndarray) or is_device_array(out_img)
+    if not is_array or out_img.dtype != np.float32:
+        got = out_img.dtype if is_array else type(out_img).__name__
+        raise TypeError(f"out_img must be a NumPy or CuPy array of dtype float32, got {got}.")
     if out_img.shape != shape:
         raise ValueError(
             f"out_img must have the shape {shape} of pixmap.shape[:2], got {out_img.shape}."
@@ -99,8 +102,9 @@ def blot_image(
         For each output pixel, the ``(x, y)`` position in ``data``'s 0-based
         pixel frame (pixel centres at integers), as in ``drizzle``.
     out_img : ndarray of float32, shape (ny, nx), optional
-        Output array, written in place and returned.  A new float32 array is
-        allocated when None.
+        Output array (NumPy or CuPy), written in place and returned.  A new
+        float32 array is allocated when None: a CuPy array if ``data`` is
+        one, else a NumPy array (whatever the backend computes on).
     fillval : float, optional
         Value of output pixels whose position lies outside the image
         (``x < 0``, ``x >= nx_in``, likewise in y) or is NaN/inf.  A finite
@@ -134,7 +138,8 @@ def blot_image(
     Returns
     -------
     out_img : ndarray of float32, shape (ny, nx)
-        The blotted image (``out_img`` itself when given).
+        The blotted image (``out_img`` itself when given): NumPy in, NumPy
+        out; CuPy in, CuPy out.
 
     Raises
     ------
@@ -166,18 +171,29 @@ def blot_image(
     sinscl = real_number(sinscl, "sinscl", positive=True)
 
     be = get_backend(backend)
+    xp = be.xp
+    device_io = is_device_array(data) if out_img is None else is_device_array(out_img)
     # Copies are made only when needed: the inputs are never written to.
-    data32 = np.ascontiguousarray(data, dtype=np.float32)
-    pixmap64 = np.ascontiguousarray(pixmap, dtype=np.float64)
-    if out_img is None:
-        out_img = np.empty(out_shape, dtype=np.float32)
+    data32 = to_xp(data, xp, np.float32)
+    pixmap64 = to_xp(pixmap, xp, np.float64)
+    # Compute straight into the caller's array when it is on the backend and
+    # contiguous; else into a new array, copied to out_img at the end.
+    usable = (
+        out_img is not None
+        and (is_device_array(out_img) == (xp is not np))
+        and out_img.flags.c_contiguous
+    )
+    if not usable:
+        be.ops.check_memory(out_shape[0] * out_shape[1] * 4, f"the {out_shape} blot output")
+    out = out_img if usable else xp.empty(out_shape, dtype=np.float32)
     # The kernel reads data/pixmap while writing out: never let them alias.
-    if np.may_share_memory(out_img, data32):
+    if xp.may_share_memory(out, data32):
         data32 = data32.copy()
-    if np.may_share_memory(out_img, pixmap64):
+    if xp.may_share_memory(out, pixmap64):
         pixmap64 = pixmap64.copy()
-    out = out_img if out_img.flags.c_contiguous else np.empty(out_shape, dtype=np.float32)
     be.ops.blot(data32, pixmap64, out, interp, fillval, iscale, sinscl)
+    if out_img is None:
+        return to_device(out) if device_io else to_host(out)
     if out is not out_img:
-        out_img[...] = out
+        copy_into(out_img, out)
     return out_img

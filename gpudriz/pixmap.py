@@ -29,6 +29,7 @@ from contextlib import contextmanager
 import numpy as np
 from astropy.wcs import WCS, NoConvergence
 
+from gpudriz._arrays import to_host
 from gpudriz.backend import get_backend
 
 __all__ = [
@@ -271,8 +272,9 @@ def _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp):
 
 
 def calc_pixmap(
-    wcs_from, wcs_to, shape=None, disable_bbox="to", *, method="fast", step=None, backend=None
-):
+    wcs_from, wcs_to, shape=None, disable_bbox="to", *, method="fast", step=None, backend=None,
+    device=False,
+):  # fmt: skip
     """Map every pixel centre of the "from" image into the pixel frame of ``wcs_to``.
 
     Same meaning, arguments and result as ``drizzle.utils.calc_pixmap``
@@ -313,13 +315,18 @@ def calc_pixmap(
         :data:`DEFAULT_STEP`.
     backend : {"auto", "cpu", "cuda"}, Backend or None, optional
         Engine of the interpolation (see :func:`gpudriz.get_backend`).
+    device : bool, optional
+        Return the backend's own array (a CuPy array on the CUDA backend,
+        ready for the device's drizzle and blot) instead of a NumPy array.
+        The inputs are WCS objects, so by default the result is NumPy, as
+        drizzle's; pipelines pass True to keep it where it was computed.
 
     Returns
     -------
     pixmap : ndarray, float64, shape (ny, nx, 2)
         ``pixmap[j, i]`` is the ``(x, y)`` position in the ``wcs_to`` pixel
-        frame (0-based) of input pixel ``(i, j)``; NaN where undefined.  An
-        array of the backend's array module (NumPy on the CPU).
+        frame (0-based) of input pixel ``(i, j)``; NaN where undefined.
+        NumPy, or the backend's array module when ``device`` is True.
 
     Raises
     ------
@@ -368,7 +375,8 @@ def calc_pixmap(
         y, x = np.indices((ny, nx), dtype=np.float64)
         with _bboxes_off(wcs_from, bbox_from, off_from, wcs_to, bbox_to, off_to):
             x, y = _map_exact(wcs_from, wcs_to, x, y)
-        return xp.asarray(np.dstack([x, y]))
+        exact = np.dstack([x, y])
+        return xp.asarray(exact) if device else exact
 
     # (drizzle.utils: with one object on both sides, switching off either box
     # switches off both)
@@ -381,6 +389,7 @@ def calc_pixmap(
     with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
         grid, x0, y0 = _node_grid(wcs_from, wcs_to, nx, ny, step)
 
+    be.ops.check_memory(ny * nx * 16, f"the {ny}x{nx} pixmap")
     out = xp.empty((ny, nx, 2), dtype=xp.float64)
     be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
 
@@ -414,7 +423,7 @@ def calc_pixmap(
                 out[:, outside, :] = np.nan
             else:
                 out[outside, :, :] = np.nan
-    return out
+    return out if device else to_host(out)
 
 
 def _pixel_scale(wcs, refpix):

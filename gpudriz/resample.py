@@ -17,10 +17,12 @@ MultiDrizzle manual, section 1.4, steps 4 and 8 (separate and final drizzle).
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 
 import numpy as np
 
+from gpudriz._arrays import is_device_array, to_host, to_xp
 from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
 
@@ -64,19 +66,19 @@ def _parse_fillval(fillval, name, have_out_img):
         ) from None
 
 
-def _as_2d_real(arr, name, dtype=np.float32):
-    return np.ascontiguousarray(real_array(arr, name, ndim=2), dtype=dtype)
+def _as_2d_real(arr, name, xp, dtype=np.float32):
+    return to_xp(real_array(arr, name, ndim=2), xp, dtype)
 
 
-def _as_uint32_flags(arr, name):
-    a = np.asarray(arr)
+def _as_uint32_flags(arr, name, xp):
+    a = arr if is_device_array(arr) else np.asarray(arr)
     if a.dtype.kind not in "iu" or a.dtype.itemsize > 4:
         raise TypeError(
             f"'{name}' must be an integer array of at most 32 bits; got dtype {a.dtype}."
         )
-    if a.dtype.kind == "i" and a.size and a.min() < 0:
+    if a.dtype.kind == "i" and a.size and bool(a.min() < 0):
         raise ValueError(f"'{name}' holds negative DQ flags.")
-    return np.ascontiguousarray(a, dtype=np.uint32)
+    return to_xp(a, xp, np.uint32)
 
 
 class Drizzle:
@@ -124,6 +126,14 @@ class Drizzle:
 
     Notes
     -----
+    Arrays: NumPy in, NumPy out; CuPy in, CuPy out.  On the CUDA backend the
+    outputs live on the device; the properties return them as device arrays
+    when the first array given (an output array here, else the first
+    ``add_image`` data) was a device array, and as NumPy copies otherwise.
+    NumPy output arrays given here are updated in place after every
+    :meth:`add_image`, as on the CPU.  The CPU backend accepts device arrays
+    (copying them to the host) and always returns NumPy arrays.
+
     Output flux is ``sum(out_img * out_wht)``: for square, turbo and point it
     equals ``sum(iscale * data * weight)`` over contributing input pixels.
     """
@@ -146,6 +156,12 @@ class Drizzle:
         backend=None,
     ):
         self._backend = get_backend(backend)
+        self._xp = self._backend.xp
+        # Whether outputs are handed back as device arrays (decided by the
+        # first array the caller gives), and NumPy output arrays the caller
+        # gave to a device backend, updated after each add_image.
+        self._device_io = None
+        self._host_outputs = {}
         if not isinstance(kernel, str) or kernel.lower() not in SUPPORTED_DRIZZLE_KERNELS:
             raise ValueError(
                 f"Kernel {kernel!r} is not supported; choose one of "
@@ -180,7 +196,8 @@ class Drizzle:
                 "'exptime' must be 0 when no output arrays from earlier co-adds are given."
             )
         if exptime == 0.0 and (
-            (out_ctx is not None and np.any(out_ctx)) or (out_wht is not None and np.any(out_wht))
+            (out_ctx is not None and bool((out_ctx != 0).any()))
+            or (out_wht is not None and bool((out_wht != 0).any()))
         ):
             raise ValueError(
                 "'exptime' cannot be 0 when 'out_ctx' or 'out_wht' already hold contributions."
@@ -194,28 +211,29 @@ class Drizzle:
 
         shapes = set()
         if out_img is not None:
-            out_img = self._own_float32(out_img, "out_img")
+            out_img = self._own_output(out_img, "out_img", np.float32, 2)
             shapes.add(out_img.shape)
         if out_wht is not None:
-            out_wht = self._own_float32(out_wht, "out_wht")
+            out_wht = self._own_output(out_wht, "out_wht", np.float32, 2)
             shapes.add(out_wht.shape)
         if out_ctx is not None and not self._disable_ctx:
-            out_ctx = np.asarray(out_ctx)
+            out_ctx = self._own_output(out_ctx, "out_ctx", np.int32, (2, 3))
             if out_ctx.ndim == 2:
                 out_ctx = out_ctx[None, :, :]
-            elif out_ctx.ndim != 3:
-                raise ValueError("'out_ctx' must be a 2-D or 3-D array.")
-            out_ctx = np.ascontiguousarray(out_ctx, dtype=np.int32)
             shapes.add(out_ctx.shape[1:])
         self._out_dq = None
         if out_dq is not None:
-            out_dq = _as_uint32_flags(out_dq, "out_dq")
+            self._note_io(out_dq)
+            out_dq = _as_uint32_flags(out_dq, "out_dq", self._xp)
             shapes.add(out_dq.shape)
             self._out_dq = out_dq
         if out_img2 is not None:
-            if isinstance(out_img2, np.ndarray):
+            if isinstance(out_img2, np.ndarray) or is_device_array(out_img2):
                 out_img2 = [out_img2]
-            out_img2 = [None if a is None else self._own_float32(a, "out_img2") for a in out_img2]
+            out_img2 = [
+                None if a is None else self._own_output(a, f"out_img2[{k}]", np.float32, 2)
+                for k, a in enumerate(out_img2)
+            ]
             shapes.update(a.shape for a in out_img2 if a is not None)
         if out_shape is not None:
             try:
@@ -238,24 +256,77 @@ class Drizzle:
 
     # -- construction helpers ------------------------------------------------
 
-    @staticmethod
-    def _own_float32(arr, name):
-        a = np.asarray(arr)
-        if a.ndim != 2:
-            raise ValueError(f"'{name}' must be a 2-D array; got {a.ndim} dimension(s).")
-        if a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable:
-            return a  # used in place, as drizzle does
-        return np.ascontiguousarray(a, dtype=np.float32)
+    def _note_io(self, arr):
+        """Outputs follow the kind (host or device) of the first array the caller gives."""
+        if self._device_io is None:
+            self._device_io = is_device_array(arr)
+
+    def _own_output(self, arr, name, dtype, ndim):
+        """An output array from the caller, on the backend, used in place when possible.
+
+        On the CPU a C-contiguous, writeable array of ``dtype`` is used in
+        place (as drizzle does).  On a device backend a device array of that
+        kind is used in place; a NumPy array of that kind is copied to the
+        device and kept to be updated after every :meth:`add_image`.
+        """
+        self._note_io(arr)
+        a = arr if is_device_array(arr) else np.asarray(arr)
+        ndims = (ndim,) if isinstance(ndim, int) else ndim
+        if a.ndim not in ndims:
+            want = " or ".join(f"{n}-D" for n in ndims)
+            raise ValueError(f"'{name}' must be a {want} array; got {a.ndim} dimension(s).")
+        in_place = a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+        if self._xp is np:
+            a = to_host(a)
+            return a if in_place and isinstance(a, np.ndarray) else np.ascontiguousarray(a, dtype)
+        if is_device_array(a) and in_place:
+            return a
+        if isinstance(a, np.ndarray) and in_place:
+            self._host_outputs[name] = a
+        return to_xp(a, self._xp, dtype)
+
+    def _sync_host_outputs(self):
+        """Copy device results into the NumPy output arrays the caller gave (device backend)."""
+        for name, host in self._host_outputs.items():
+            dev = self._output_by_name(name)
+            # A context array that gained planes is no longer the caller's shape.
+            if dev is not None and dev.size == host.size:
+                host[...] = to_host(dev).reshape(host.shape)
+
+    def _output_by_name(self, name):
+        if name.startswith("out_img2["):
+            k = int(name[len("out_img2[") : -1])
+            return self._out_img2[k] if self._out_img2 is not None else None
+        return {
+            "out_img": self._out_img,
+            "out_wht": self._out_wht,
+            "out_ctx": self._out_ctx,
+            "out_dq": self._out_dq,
+        }[name]
+
+    def _give(self, name, arr):
+        """An output as the caller should see it: device array, their own array, or a copy."""
+        if arr is None or self._xp is np or self._device_io:
+            return arr
+        host = self._host_outputs.get(name)
+        if host is not None and host.size == arr.size:
+            return host.reshape(arr.shape)  # the caller's array (a view of it for 2-D context)
+        return to_host(arr)
 
     def _alloc_outputs(self, out_img, out_wht, out_ctx):
+        xp = self._xp
         shape = self._out_shape
-        self._out_wht = np.zeros(shape, np.float32) if out_wht is None else out_wht
+        nplanes = 0 if self._disable_ctx else self._max_ctx_id // CTX_PLANE_BITS + 1
+        self._backend.ops.check_memory(
+            shape[0] * shape[1] * (8 + 4 * nplanes),
+            f"the {shape[0]}x{shape[1]} drizzle output (image, weight, context)",
+        )
+        self._out_wht = xp.zeros(shape, np.float32) if out_wht is None else out_wht
         if not self._disable_ctx:
             if out_ctx is None:
-                nplanes = self._max_ctx_id // CTX_PLANE_BITS + 1
-                out_ctx = np.zeros((nplanes,) + shape, dtype=np.int32)
-            elif out_wht is not None and np.any(
-                (self._out_wht > 0) != (np.bitwise_or.reduce(out_ctx, axis=0) != 0)
+                out_ctx = xp.zeros((nplanes,) + shape, dtype=np.int32)
+            elif out_wht is not None and bool(
+                ((self._out_wht > 0) != (out_ctx != 0).any(axis=0)).any()
             ):
                 raise ValueError(
                     "Inconsistent 'out_wht' and 'out_ctx': pixels with non-zero context "
@@ -264,7 +335,7 @@ class Drizzle:
             self._out_ctx = out_ctx
         if out_img is None:
             fill = np.nan if self._fillval is None else self._fillval
-            out_img = np.full(shape, fill, dtype=np.float32)
+            out_img = xp.full(shape, fill, dtype=np.float32)
         self._out_img = out_img
 
     def _alloc_img2(self, n2):
@@ -278,11 +349,11 @@ class Drizzle:
                     "'data2' given now but not for the images already added: "
                     "the squared-weight co-add would be incomplete."
                 )
-            self._out_img2 = [np.full(self._out_shape, fill, np.float32) for _ in range(n2)]
+            self._out_img2 = [self._xp.full(self._out_shape, fill, np.float32) for _ in range(n2)]
             return
         for k, a in enumerate(self._out_img2):
             if a is None:
-                self._out_img2[k] = np.full(self._out_shape, fill, np.float32)
+                self._out_img2[k] = self._xp.full(self._out_shape, fill, np.float32)
             elif a.shape != self._out_shape:
                 raise ValueError(
                     f"'out_img2[{k}]' has shape {a.shape}, the output has {self._out_shape}."
@@ -323,27 +394,29 @@ class Drizzle:
     @property
     def out_img(self):
         """Output image: weighted mean of the contributions."""
-        return self._out_img
+        return self._give("out_img", self._out_img)
 
     @property
     def out_wht(self):
         """Output weight image: total weight per pixel."""
-        return self._out_wht
+        return self._give("out_wht", self._out_wht)
 
     @property
     def out_ctx(self):
         """Output context image, int32 of shape (nplanes, ny, nx), or None."""
-        return self._out_ctx
+        return self._give("out_ctx", self._out_ctx)
 
     @property
     def out_img2(self):
         """Squared-weight co-adds: a list of 2-D arrays, or None."""
-        return self._out_img2
+        if self._out_img2 is None:
+            return None
+        return [self._give(f"out_img2[{k}]", a) for k, a in enumerate(self._out_img2)]
 
     @property
     def out_dq(self):
         """Bitwise OR of the DQ of contributing input pixels, or None."""
-        return self._out_dq
+        return self._give("out_dq", self._out_dq)
 
     @property
     def total_exptime(self):
@@ -432,9 +505,11 @@ class Drizzle:
             iscale = scale * scale
             pixel_scale_ratio = scale
 
-        data = _as_2d_real(data, "data")
+        xp = self._xp
+        self._note_io(data)
+        data = _as_2d_real(data, "data", xp)
         ny, nx = data.shape
-        pixmap = np.asarray(pixmap)
+        pixmap = pixmap if is_device_array(pixmap) else np.asarray(pixmap)
         if pixmap.ndim != 3 or pixmap.shape[2] != 2 or pixmap.shape[:2] != data.shape:
             raise ValueError(
                 f"'pixmap' must have shape {(ny, nx, 2)} to match 'data'; got {pixmap.shape}."
@@ -443,7 +518,7 @@ class Drizzle:
             pixmap.dtype, np.integer
         ):
             raise TypeError(f"'pixmap' must hold real numbers; got dtype {pixmap.dtype}.")
-        pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
+        pixmap = to_xp(pixmap, xp, np.float64)
         exptime = real_number(exptime, "exptime")
         if exptime <= 0.0:
             raise ValueError(f"'exptime' must be a strictly positive number; got {exptime}.")
@@ -455,9 +530,9 @@ class Drizzle:
         xmin, xmax, ymin, ymax = self._input_box(nx, ny, xmin, xmax, ymin, ymax)
 
         if weight_map is None:
-            weights = np.ones_like(data)
+            weights = xp.ones_like(data)
         else:
-            weights = _as_2d_real(weight_map, "weight_map")
+            weights = _as_2d_real(weight_map, "weight_map", xp)
             if weights.shape != data.shape:
                 raise ValueError(
                     f"'weight_map' has shape {weights.shape}; 'data' has {data.shape}."
@@ -465,7 +540,7 @@ class Drizzle:
 
         stack2, n2 = self._stack_data2(data2, data.shape)
         if dq is not None:
-            dq = _as_uint32_flags(dq, "dq")
+            dq = _as_uint32_flags(dq, "dq", xp)
             if dq.shape != data.shape:
                 raise ValueError(f"'dq' has shape {dq.shape}; 'data' has {data.shape}.")
 
@@ -492,7 +567,7 @@ class Drizzle:
             pixmap = self._shape_from_pixmap(pixmap)
         self._alloc_img2(n2)
         if dq is not None and self._out_dq is None:
-            self._out_dq = np.zeros(self._out_shape, dtype=np.uint32)
+            self._out_dq = xp.zeros(self._out_shape, dtype=np.uint32)
 
         if pixel_scale_ratio is None:
             pixel_scale_ratio = _estimate_scale_ratio(pixmap, xmin, xmax, ymin, ymax)
@@ -531,6 +606,8 @@ class Drizzle:
             # Caller-supplied arrays may hold anything where the weight is
             # zero; after this, the backend's merge keeps the fill up to date.
             self._apply_fill()
+        if self._host_outputs:
+            self._sync_host_outputs()
         self._texptime += exptime
         self._ncoadds += 1
         if nbad:
@@ -557,17 +634,17 @@ class Drizzle:
             )
         return xmin, xmax, ymin, ymax
 
-    @staticmethod
-    def _stack_data2(data2, shape):
+    def _stack_data2(self, data2, shape):
         """Return data2 as one float32 (n2, ny, nx) array (None items as zeros) and n2."""
         if data2 is None:
             return None, 0
-        items = [data2] if isinstance(data2, np.ndarray) else list(data2)
-        stack = np.zeros((len(items),) + shape, dtype=np.float32)
+        single = isinstance(data2, np.ndarray) or is_device_array(data2)
+        items = [data2] if single else list(data2)
+        stack = self._xp.zeros((len(items),) + shape, dtype=np.float32)
         for k, a in enumerate(items):
-            if a is None or np.size(a) == 0:
+            if a is None or (a.size if hasattr(a, "size") else np.size(a)) == 0:
                 continue
-            a = _as_2d_real(a, f"data2[{k}]")
+            a = _as_2d_real(a, f"data2[{k}]", self._xp)
             if a.shape != shape:
                 raise ValueError(f"'data2[{k}]' has shape {a.shape}; 'data' has {shape}.")
             stack[k] = a
@@ -579,14 +656,15 @@ class Drizzle:
         Returns the pixmap shifted so that the smallest coordinates land on 0.
         The shape is (ny, nx) in numpy order (drizzle 3.0 transposes it).
         """
-        if not np.isfinite(pixmap).any():
+        xp = self._xp
+        if not bool(xp.isfinite(pixmap).any()):
             raise ValueError("'pixmap' is entirely NaN: it maps no pixel to the output.")
         xs = pixmap[..., 0]
         ys = pixmap[..., 1]
-        x0 = int(np.floor(np.nanmin(xs)))
-        x1 = int(np.ceil(np.nanmax(xs)))
-        y0 = int(np.floor(np.nanmin(ys)))
-        y1 = int(np.ceil(np.nanmax(ys)))
+        x0 = int(math.floor(float(xp.nanmin(xs))))
+        x1 = int(math.ceil(float(xp.nanmax(xs))))
+        y0 = int(math.floor(float(xp.nanmin(ys))))
+        y1 = int(math.ceil(float(xp.nanmax(ys))))
         pixmap = pixmap.copy()
         pixmap[..., 0] -= x0
         pixmap[..., 1] -= y0
@@ -599,8 +677,9 @@ class Drizzle:
             return None, 0
         plane = self._ctx_id // CTX_PLANE_BITS
         if plane >= self._out_ctx.shape[0]:
-            extra = np.zeros((plane + 1 - self._out_ctx.shape[0],) + self._out_shape, np.int32)
-            self._out_ctx = np.concatenate([self._out_ctx, extra], axis=0)
+            xp = self._xp
+            extra = xp.zeros((plane + 1 - self._out_ctx.shape[0],) + self._out_shape, np.int32)
+            self._out_ctx = xp.concatenate([self._out_ctx, extra], axis=0)
         bit = self._ctx_id % CTX_PLANE_BITS
         self._ctx_id += 1
         bitval = np.array(1 << bit, dtype=np.uint32).view(np.int32)[()]
@@ -627,9 +706,10 @@ def _estimate_scale_ratio(pixmap, xmin, xmax, ymin, ymax):
         )
     i = min(max((xmin + xmax) // 2, 0), nx - 2)
     j = min(max((ymin + ymax) // 2, 0), ny - 2)
-    p = pixmap[j, i]
-    px = pixmap[j, i + 1]
-    py = pixmap[j + 1, i]
+    cell = to_host(pixmap[j : j + 2, i : i + 2])
+    p = cell[0, 0]
+    px = cell[0, 1]
+    py = cell[1, 0]
     det = (px[0] - p[0]) * (py[1] - p[1]) - (px[1] - p[1]) * (py[0] - p[0])
     if not np.isfinite(det) or det == 0:
         raise ValueError(

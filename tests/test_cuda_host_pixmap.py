@@ -1,0 +1,154 @@
+"""Host-run parity of ``kernels/pixmap.cu`` with its Numba twin ``fallback/pixmap.py``.
+
+The CUDA source is compiled with g++ through the host shim
+(``tests/cuda_host.py``), launched on small 1-D grids (several blocks, several
+grid strides) and compared with Numba's ``interpolate_pixmap`` on node grids
+built as :mod:`gpudriz.pixmap` builds them (nodes from ``-step`` to beyond the
+last pixel), for several steps including 1 and sizes that are not multiples
+of the step: agreement to 1e-12 px, NaN pixels identical.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cuda_host import gxx_available, host_module  # tests/ is on sys.path (conftest.py)
+
+from gpudriz._cuda_loader import module_source
+from gpudriz.fallback.pixmap import interpolate_pixmap
+
+pytestmark = pytest.mark.skipif(
+    not gxx_available(), reason="g++ is needed to run the CUDA sources on the host"
+)
+
+SOURCE = Path(__file__).resolve().parents[1] / "kernels" / "pixmap.cu"
+# (grid, block): 24 and 64 threads; every case but the last has more pixels, so threads stride.
+LAUNCHES = [(3, 8), (2, 32)]
+TOL = 1e-12  # px
+SENTINEL = -1.0e300  # never a mapped position: shows pixels left unwritten
+
+# (ny, nx, step): step 1, sizes that are and are not multiples of the step,
+# steps that are not powers of two (their weights are not exact binary
+# fractions, so rounding order shows), a single cell (gx = gy = 4) and a step
+# larger than the image.
+SHAPES = [
+    (9, 11, 1), (16, 16, 4), (21, 19, 4), (17, 23, 5), (26, 15, 7), (13, 30, 8), (23, 17, 16),
+    (7, 9, 64),
+]  # fmt: skip
+SHAPE_IDS = [f"{ny}x{nx}-step{step}" for ny, nx, step in SHAPES]
+
+
+def _smooth_map(x, y):
+    """A rotation, shift and polynomial distortion up to degree 4 (what a cubic cannot follow)."""
+    c, s = np.cos(0.4), np.sin(0.4)
+    xo = 12.5 + 1.1 * (c * x - s * y) + 2e-3 * x * x - 1e-3 * x * y + 3e-5 * y**3 + 1e-7 * x**4
+    yo = -4.25 + 1.1 * (s * x + c * y) + 1.5e-3 * y * y + 2e-5 * x**3 - 2e-7 * x * x * y * y
+    return xo, yo
+
+
+def _node_grid(nx, ny, step, x0=None, y0=None, extra=0):
+    """Nodes ``-step .. ((n - 1) // step + 2) * step`` as gpudriz.pixmap's ``_node_grid``.
+
+    ``x0, y0`` move the first node and ``extra`` removes nodes at the far end
+    (a negative value adds some), for grids that do not cover the image.
+    """
+    x0 = -step if x0 is None else x0
+    y0 = -step if y0 is None else y0
+    gx = (nx - 1) // step + 4 - extra
+    gy = (ny - 1) // step + 4 - extra
+    xs = np.arange(gx, dtype=np.float64) * step + x0
+    ys = np.arange(gy, dtype=np.float64) * step + y0
+    xg, yg = np.meshgrid(xs, ys)
+    grid = np.empty((gy, gx, 2), dtype=np.float64)
+    grid[..., 0], grid[..., 1] = _smooth_map(xg, yg)
+    return grid, x0, y0
+
+
+def _numba(grid, x0, y0, step, shape):
+    out = np.full(shape + (2,), SENTINEL)
+    interpolate_pixmap(grid, x0, y0, step, out)
+    return out
+
+
+def _host(grid, x0, y0, step, shape, launch, index64=False):
+    ny, nx = shape
+    out = np.full(shape + (2,), SENTINEL)
+    gy, gx = grid.shape[:2]
+    args = (
+        grid, np.int32(gx), np.int32(gy), np.int32(x0), np.int32(y0), np.int32(step), out,
+        np.int32(nx), np.int32(ny),
+    )  # fmt: skip
+    grid_size, block = launch
+    host_module("pixmap", index64).get_function("pixmap_cubic")((grid_size,), (block,), args)
+    return out
+
+
+def _assert_parity(got, ref):
+    assert not np.any(got == SENTINEL), "the kernel left pixmap entries unwritten"
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=TOL)  # NaN == NaN here
+
+
+def test_module_source_is_this_file():
+    """The loader (and so NVRTC and the host build) reads kernels/pixmap.cu of this checkout."""
+    assert module_source("pixmap").endswith(SOURCE.read_text(encoding="utf-8"))
+
+
+def test_kernel_signature():
+    """The C signature the CuPy backend marshals its arguments against."""
+    expected = [
+        ("grid", "double", True, True), ("gx", "int", False, False), ("gy", "int", False, False),
+        ("x0", "int", False, False), ("y0", "int", False, False), ("step", "int", False, False),
+        ("out", "double", True, False), ("nx", "int", False, False), ("ny", "int", False, False),
+    ]  # fmt: skip
+    assert host_module("pixmap").signatures == {"pixmap_cubic": expected}
+
+
+@pytest.mark.parametrize(("ny", "nx", "step"), SHAPES, ids=SHAPE_IDS)
+def test_parity_smooth_map(ny, nx, step):
+    grid, x0, y0 = _node_grid(nx, ny, step)
+    ref = _numba(grid, x0, y0, step, (ny, nx))
+    assert np.isfinite(ref).all()
+    for launch in LAUNCHES:
+        _assert_parity(_host(grid, x0, y0, step, (ny, nx), launch), ref)
+
+
+@pytest.mark.parametrize(("ny", "nx", "step"), SHAPES, ids=SHAPE_IDS)
+def test_parity_nan_node(ny, nx, step):
+    """A NaN node makes exactly the pixels whose stencil holds it NaN, on both sides."""
+    grid, x0, y0 = _node_grid(nx, ny, step)
+    grid[2, 1, 0] = np.nan  # x only: the y coordinate of those pixels stays finite
+    ref = _numba(grid, x0, y0, step, (ny, nx))
+    assert np.isnan(ref[..., 0]).any() and not np.isnan(ref[..., 1]).any()
+    _assert_parity(_host(grid, x0, y0, step, (ny, nx), LAUNCHES[0]), ref)
+
+
+@pytest.mark.parametrize(("ny", "nx", "step"), SHAPES, ids=SHAPE_IDS)
+def test_bit_identical_on_host(ny, nx, step):
+    """Only double + and * (no contraction on either side): every bit must agree."""
+    grid, x0, y0 = _node_grid(nx, ny, step)
+    ref = _numba(grid, x0, y0, step, (ny, nx))
+    got = _host(grid, x0, y0, step, (ny, nx), LAUNCHES[1])
+    np.testing.assert_array_equal(got.view(np.uint64), ref.view(np.uint64))
+
+
+@pytest.mark.parametrize(
+    ("x0", "y0", "extra"), [(0, 0, 0), (-8, -8, 2), (-24, 0, -2)], ids=["late", "short", "wide"]
+)
+def test_parity_where_the_clamp_acts(x0, y0, extra):
+    """Grids that do not fit the image: pixels are extrapolated from the nearest full stencil."""
+    ny, nx, step = 26, 29, 8
+    grid, x0, y0 = _node_grid(nx, ny, step, x0, y0, extra)
+    ref = _numba(grid, x0, y0, step, (ny, nx))
+    for launch in LAUNCHES:
+        _assert_parity(_host(grid, x0, y0, step, (ny, nx), launch), ref)
+
+
+def test_index64():
+    """The 64-bit index build (IDX_T = long long) computes the same pixmap."""
+    ny, nx, step = 21, 19, 4
+    grid, x0, y0 = _node_grid(nx, ny, step)
+    grid[3, 2, 1] = np.nan
+    ref = _numba(grid, x0, y0, step, (ny, nx))
+    _assert_parity(_host(grid, x0, y0, step, (ny, nx), LAUNCHES[0], index64=True), ref)
