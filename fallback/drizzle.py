@@ -962,7 +962,8 @@ def drizzle_add(
                               x0, x1, y0, y1, fillval2 is not None,
                               np.nan if fillval2 is None else float(fillval2))  # fmt: skip
         ctx_arr = ctx if ctx is not None else np.zeros((1, 1), dtype=np.int32)
-        odq = out_dq if out_dq is not None else np.zeros((1, 1), dtype=np.uint32)
+        # Without input DQ there is nothing to OR in (and acc_dq is a 1-cell stub).
+        odq = out_dq if out_dq is not None and dq is not None else np.zeros((1, 1), np.uint32)
         drizzle_merge(
             boxes, offsets, acc_sw, acc_flag, acc_dq, out_img, out_wht,
             ctx_arr, np.int32(ctx_bit), odq, x0, x1, y0, y1,
