@@ -1,0 +1,217 @@
+"""driz_cr's cosmic-ray test (``fallback/crreject.py``) against its naive twin, and its invariants.
+
+Every (snr, scale) pair below x grow {0, 1, 2} x with and without a ``good``
+mask x gain, on chips with a star, cosmic rays (on the edges and corners
+too), NaN data and NaN blot pixels: masks must agree exactly.  Invariants:
+the change of units with the gain, a cosmic ray in one of several images is
+found against their median while a star in all of them is not, non-finite
+and untested pixels are never flagged.
+"""
+
+import numpy as np
+import pytest
+from naive_crreject import driz_cr as naive_driz_cr
+from naive_crreject import derivative, passes
+from numpy.testing import assert_array_equal
+
+from gpudriz.fallback import combine as fc
+from gpudriz.fallback import crreject as fcr
+
+SHAPE = (14, 17)  # (ny, nx)
+#: (snr, scale): the manual's defaults, tighter ones, a pure noise test, and a
+#: second pass stricter than the first (so bad1 is not a subset of bad2).
+PAIRS = [
+    ((3.0, 2.5), (1.2, 0.7)),
+    ((2.0, 1.0), (0.5, 0.3)),
+    ((3.5, 3.0), (0.0, 0.0)),
+    ((1.0, 4.0), (0.2, 1.5)),
+]
+PAIR_IDS = ["default", "tight", "noise-only", "second-stricter"]
+SENTINEL = 7  # never written by the kernels (they write 0 or 1)
+
+
+def star(shape, x0, y0, flux, sigma=1.3):
+    y, x = np.indices(shape, dtype=np.float64)
+    return flux * np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma**2))
+
+
+def make_chip(seed=0, shape=SHAPE):
+    """``(data, blot, rdnoise)`` in electrons: sky + star, noise, cosmic rays, NaNs.
+
+    Planted: cosmic rays at two corners, on an edge and a 2-pixel one inside;
+    NaN data at one of them, NaN blot pixels inside and on an edge; two
+    amplifiers (left/right halves) with different read noise.
+    """
+    rng = np.random.default_rng(seed)
+    ny, nx = shape
+    blot = 200.0 + star(shape, 8.3, 6.6, 5000.0) + 3.0 * rng.standard_normal(shape)
+    data = blot + rng.normal(0.0, 1.0, shape) * np.sqrt(blot + 25.0)
+    for j, i, amp in ((0, 0, 400.0), (ny - 1, nx - 1, 300.0), (5, 0, 250.0), (10, 3, 500.0),
+                      (10, 4, 120.0), (3, 12, 90.0), (2, 2, 1000.0)):  # fmt: skip
+        data[j, i] += amp
+    data[2, 2] = np.nan  # a cosmic ray under a NaN: not tested
+    blot[11, 12] = np.nan
+    blot[0, 7] = np.nan
+    rdnoise = np.where(np.arange(nx) < nx // 2, 5.0, 3.5) * np.ones(shape)
+    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in (data, blot, rdnoise))
+
+
+def good_mask(shape=SHAPE, seed=3):
+    good = (np.random.default_rng(seed).random(shape) > 0.1).astype(np.uint8)
+    good[10, 4] = 0  # next to the 2-pixel cosmic ray
+    return good
+
+
+def run(data, blot, rdnoise, **kw):
+    out = np.full(data.shape, SENTINEL, dtype=np.uint8)
+    fcr.driz_cr(data, blot, rdnoise, out, **kw)
+    assert not np.any(out == SENTINEL), "the kernels left mask pixels unwritten"
+    return out
+
+
+@pytest.mark.parametrize("gain", [1.0, 2.5])
+@pytest.mark.parametrize("use_good", [False, True], ids=["all", "good-mask"])
+@pytest.mark.parametrize(("snr", "scale"), PAIRS, ids=PAIR_IDS)
+def test_against_naive(snr, scale, use_good, gain):
+    data, blot, rdnoise = make_chip(seed=1)
+    good = good_mask() if use_good else None
+    for grow in (0, 1, 2):
+        kw = dict(gain=gain, snr=snr, scale=scale, grow=grow, good=good)
+        ref = naive_driz_cr(data, blot, rdnoise, **kw)
+        got = run(data, blot, rdnoise, **kw)
+        assert_array_equal(got, ref)
+        assert ref.any()
+
+
+def test_chip_exercises_the_rules():
+    """bad1 and bad2 both occur, not nested for the stricter second pass; edges are hit."""
+    data, blot, rdnoise = make_chip(seed=1)
+    b1, b2 = passes(data, blot, rdnoise, 1.0, *PAIRS[0])
+    assert (b2 & ~b1).any() and b1.any()
+    b1, b2 = passes(data, blot, rdnoise, 1.0, *PAIRS[3])
+    assert (b1 & ~b2).any()
+    mask = naive_driz_cr(data, blot, rdnoise, snr=PAIRS[0][0], scale=PAIRS[0][1])
+    ny, nx = SHAPE
+    assert mask[0, 0] and mask[ny - 1, nx - 1] and mask[5, 0] and mask[10, 3]
+    grown = naive_driz_cr(data, blot, rdnoise, snr=PAIRS[0][0], scale=PAIRS[0][1], grow=1)
+    assert grown.sum() > mask.sum()
+
+
+def test_flag_kernels_match_naive_passes():
+    data, blot, rdnoise = make_chip(seed=2)
+    good = good_mask(seed=4)
+    flags = np.full(SHAPE, SENTINEL, np.uint8)
+    fcr.crr_flags(data, blot, rdnoise, good, 1.0, 3.0, 2.5, 1.2, 0.7, flags)
+    b1, b2 = passes(data, blot, rdnoise, 1.0, (3.0, 2.5), (1.2, 0.7), good)
+    assert_array_equal((flags & fcr.BAD1) != 0, b1)
+    assert_array_equal((flags & fcr.BAD2) != 0, b2)
+    assert_array_equal(flags & ~np.uint8(fcr.BAD1 | fcr.BAD2), 0)
+
+
+#: Blot pixels raised by a step: a corner, edges, the interior.
+STEP_PIXELS = [(0, 0), (0, 6), (5, 0), (13, 16), (13, 9), (7, 16), (6, 8)]
+
+
+def step_chip(q, shape=SHAPE):
+    """A flat blot with one pixel ``q`` raised by 200, and data 151 above the blot everywhere.
+
+    With rn = 0 the noise is 10 (17.3 at ``q``), so a pixel passes the first
+    test (1.2 deriv + 3 noise < 151) exactly when its derivative is 0, i.e.
+    unless it is ``q`` or one of ``q``'s 4-neighbours inside the image.
+    """
+    blot = np.full(shape, 100.0, np.float32)
+    blot[q] = 300.0
+    return blot + np.float32(151.0), blot, np.zeros(shape, np.float32)
+
+
+def step_expected(q, shape=SHAPE):
+    """bad1 of `step_chip`: everywhere but at ``q`` and its 4-neighbours that exist."""
+    expected = np.ones(shape, bool)
+    j, i = q
+    for jj, ii in ((j, i), (j, i - 1), (j, i + 1), (j - 1, i), (j + 1, i)):
+        if 0 <= jj < shape[0] and 0 <= ii < shape[1]:
+            expected[jj, ii] = False
+    return expected
+
+
+@pytest.mark.parametrize("q", STEP_PIXELS)
+def test_derivative_uses_the_existing_four_neighbours(q):
+    data, blot, rdnoise = step_chip(q)
+    flags = np.empty(SHAPE, np.uint8)
+    fcr.crr_flags(data, blot, rdnoise, np.empty((0, 0), np.uint8), 1.0, 3.0, 2.5, 1.2, 0.7, flags)
+    assert_array_equal((flags & fcr.BAD1) != 0, step_expected(q))
+
+
+def test_gain_changes_units_only():
+    """Data in DN with gain 4 flag exactly what the same data in electrons flag with gain 1."""
+    data, blot, rdnoise = make_chip(seed=5)
+    g = np.float32(4.0)  # a power of two: the unit change is exact in floating point
+    for grow in (0, 1):
+        e = run(data, blot, rdnoise, gain=1.0, grow=grow)
+        dn = run(data / g, blot / g, rdnoise, gain=4.0, grow=grow)
+        assert_array_equal(dn, e)
+        assert e.any()
+
+
+def test_cosmic_ray_found_against_the_median_star_is_not():
+    """Five slightly misregistered images of a star, a cosmic ray in the first one.
+
+    Against the median (blotted = the median, same frame), the cosmic ray is
+    flagged with its neighbours above the second threshold, and nothing else
+    is: the star's residuals from the misregistration are covered by the
+    derivative term (without it, scale = 0, they are flagged).
+    """
+    shape = (24, 26)
+    offsets = [(0.0, 0.0), (0.08, -0.05), (-0.06, 0.07), (0.05, 0.04), (-0.07, -0.06)]
+    images = [200.0 + star(shape, 12.0 + dx, 11.0 + dy, 8000.0) for dx, dy in offsets]
+    sci = np.asarray(images, np.float32)
+    sci[0, 18, 5] += 600.0
+    sci[0, 18, 6] += 150.0
+    median = np.empty(shape, np.float32)
+    fc.combine(sci, np.ones_like(sci), np.zeros(5, np.float32), median, "median")
+    rdnoise = np.full(shape, 4.0, np.float32)
+    mask = run(sci[0], median, rdnoise, grow=0)
+    expected = np.zeros(shape, np.uint8)
+    expected[18, 5:7] = 1
+    assert_array_equal(mask, expected)
+    for k in range(1, 5):
+        assert not run(np.ascontiguousarray(sci[k]), median, rdnoise).any()
+    flat = run(np.ascontiguousarray(sci[1]), median, rdnoise, scale=(0.0, 0.0))
+    assert flat[8:15, 9:16].any(), "without the derivative term the star would be flagged"
+    grown = run(sci[0], median, rdnoise, grow=1)
+    assert_array_equal(grown[17:20, 4:8], 1)
+    assert grown.sum() == 12
+
+
+def test_nonfinite_pixels_are_not_cosmic_rays():
+    """NaN/inf in D or B: never flagged by the test; a NaN blot neighbour leaves the derivative."""
+    data, blot, rdnoise = make_chip(seed=6)
+    data[7, 7] = np.inf
+    data[11, 13] += 800.0  # beside the NaN blot pixel (11, 12)
+    mask = run(data, blot, rdnoise)
+    assert not mask[~np.isfinite(data) | ~np.isfinite(blot)].any()
+    assert mask[11, 13] == 1
+
+
+def test_untested_pixels_are_never_flagged():
+    """good = 0: not tested, no seed for the neighbours' 3 x 3 test, not grown into."""
+    data, blot, rdnoise = make_chip(seed=6)
+    # Make the faint half of the pair pass the second test only.
+    noise = np.sqrt(abs(float(blot[10, 4])) + float(rdnoise[10, 4]) ** 2)
+    deriv = derivative(blot, 10, 4)
+    thr1, thr2 = 1.2 * deriv + 3.0 * noise, 0.7 * deriv + 2.5 * noise
+    data[10, 4] = blot[10, 4] + 0.5 * (thr1 + thr2)
+    base = run(data, blot, rdnoise)
+    assert base[10, 3] == 1 and base[10, 4] == 1  # the 2-pixel cosmic ray
+    good = np.ones(SHAPE, np.uint8)
+    good[10, 3] = 0  # its bright half
+    good[9, 5] = 0  # a pixel the growth would reach
+    assert run(data, blot, rdnoise, grow=2)[9, 5] == 1
+    for grow in (0, 1, 2):
+        mask = run(data, blot, rdnoise, grow=grow, good=good)
+        assert mask[10, 3] == 0 and mask[9, 5] == 0
+    # The faint half passes the second test only; its bright neighbour no
+    # longer seeds it.
+    b1, b2 = passes(data, blot, rdnoise, 1.0, (3.0, 2.5), (1.2, 0.7))
+    assert b2[10, 4] and not b1[10, 4]
+    assert run(data, blot, rdnoise, good=good)[10, 4] == 0
