@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from gpudriz._cuda_ops import format_bytes
 from gpudriz.fallback.blot import blot  # noqa: F401
+from gpudriz.fallback.combine import combine  # noqa: F401
+from gpudriz.fallback.crreject import driz_cr  # noqa: F401
 from gpudriz.fallback.drizzle import drizzle_add  # noqa: F401
 from gpudriz.fallback.pixmap import interpolate_pixmap  # noqa: F401
 

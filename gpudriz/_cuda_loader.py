@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: The CUDA sources, one per Numba twin in :mod:`gpudriz.fallback`.
-KERNEL_FILES = ("drizzle", "blot", "pixmap")
+KERNEL_FILES = ("drizzle", "blot", "pixmap", "combine", "crreject")
 
 #: NVRTC options.  ``--fmad=false`` keeps ``a * b + c`` as two roundings, as
 #: on the CPU, so that the device and its Numba twin agree to the last bit

@@ -2,7 +2,7 @@
 
 :class:`KernelOps` has the same operations, with the same signatures, as the
 CPU backend (:mod:`gpudriz._cpu_ops`): ``drizzle_add``, ``blot`` and
-``interpolate_pixmap``.  It is written against an array module ``xp`` and a
+``interpolate_pixmap``, and the pipeline's ``combine`` and ``driz_cr``.  It is written against an array module ``xp`` and a
 module loader ``get_module(name, index64)`` returning objects with CuPy
 ``RawModule``'s ``get_function``; with CuPy and
 :func:`gpudriz._cuda_loader.get_module` it drives a GPU.  The test suite
@@ -162,6 +162,20 @@ class KernelOps:
         )  # fmt: skip
         self._launch("blot", "blot_kernel", onx * ony, args, needs_index64(data, pixmap))
         return out
+
+    # -- pipeline: median combine and cosmic rays -------------------------------------
+
+    def combine(self, sci, wht, wht_min, out, combine_type, **kw):
+        """Median step on the device; see :func:`gpudriz._cuda_pipeline_ops.combine`."""
+        from gpudriz import _cuda_pipeline_ops
+
+        return _cuda_pipeline_ops.combine(self, sci, wht, wht_min, out, combine_type, **kw)
+
+    def driz_cr(self, data, blot, rdnoise, out_mask, **kw):
+        """Cosmic-ray test on the device; see :func:`gpudriz._cuda_pipeline_ops.driz_cr`."""
+        from gpudriz import _cuda_pipeline_ops
+
+        return _cuda_pipeline_ops.driz_cr(self, data, blot, rdnoise, out_mask, **kw)
 
     # -- pixmap --------------------------------------------------------------------
 

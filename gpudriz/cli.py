@@ -1,7 +1,21 @@
-"""Command line: ``gpudriz demo [DIR]``.
+"""The ``gpudriz`` command.
 
-The MultiDrizzle pipeline command (``gpudriz INPUT [name=value ...]``) is not
-part of this release; asking for it says so instead of failing obscurely.
+``gpudriz INPUT [name=value ...] [--name value ...]``
+    Run the MultiDrizzle pipeline on INPUT (a file, an association table, a
+    wildcard, a comma-separated list or an @file) with the manual's parameter
+    names, e.g. ``gpudriz j8cw030x0_asn.fits final_pixfrac=0.8``.  The same
+    run as ``Multidrizzle(INPUT, **pars).run()``; ``--config FILE`` reads
+    parameters from a configuration file first.
+``gpudriz demo [DIR]``
+    Make a synthetic ACS/WFC association in DIR, run the pipeline on it, and
+    check the result against the truth (``--drizzle-only``: the core-engine
+    demo of a dithered star field).
+``gpudriz help``
+    Every parameter, grouped by step, with its default and allowed values.
+
+Progress goes to standard error, one line per step.  A user error (bad
+parameter, missing file, ...) prints one line and exits with status 1; a
+usage error exits with 2.
 """
 
 from __future__ import annotations
@@ -12,51 +26,109 @@ import sys
 
 from gpudriz import __version__
 
+_USER_ERRORS = (ValueError, RuntimeError, OSError, MemoryError, KeyError)
 
-def _parser():
-    p = argparse.ArgumentParser(
-        prog="gpudriz",
-        description="gpudriz: drizzle image combination on the GPU or the CPU.",
-    )
-    p.add_argument("--version", action="version", version=f"gpudriz {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    d = sub.add_parser("demo", help="drizzle a built-in synthetic dithered field and check it")
+
+def _demo_parser():
+    d = argparse.ArgumentParser(prog="gpudriz demo", description="Run the pipeline on built-in "
+                                "synthetic data and check it against the truth.")  # fmt: skip
     d.add_argument("outdir", nargs="?", default="gpudriz_demo", help="output folder (default: %(default)s)")
-    d.add_argument("--size", type=int, default=512, help="input exposure size in pixels (default: %(default)s)")
     d.add_argument("--backend", default=None, choices=("auto", "cpu", "cuda"), help="engine (default: auto)")
-    d.add_argument("--kernel", default="square", help="drizzle kernel (default: %(default)s)")
-    d.add_argument("--pixfrac", type=float, default=0.8, help="drop size (default: %(default)s)")
-    return p
+    d.add_argument("--chip", type=int, nargs=2, default=(256, 512), metavar=("NY", "NX"),
+                   help="size of each of the two chips (default: 256 512; ACS/WFC is 2048 4096)")
+    d.add_argument("--seed", type=int, default=1, help="seed of the synthetic data (default: %(default)s)")
+    d.add_argument("--drizzle-only", action="store_true",
+                   help="the core-engine demo instead: drizzle a dithered star field")
+    d.add_argument("--size", type=int, default=512, help="--drizzle-only: exposure size (default: %(default)s)")
+    d.add_argument("--kernel", default="square", help="--drizzle-only: kernel (default: %(default)s)")
+    d.add_argument("--pixfrac", type=float, default=0.8, help="--drizzle-only: drop size (default: %(default)s)")
+    return d
+
+
+def _usage():
+    return (
+        "usage: gpudriz INPUT [name=value ...] [--name value ...] [--config FILE]\n"
+        "       gpudriz demo [DIR] [--backend B] [--chip NY NX]\n"
+        "       gpudriz help          (every parameter)\n"
+        "       gpudriz --version\n\n"
+        "Runs MultiDrizzle (manual section 1.3) on INPUT with the manual's parameter names,\n"
+        "e.g.  gpudriz j8cw030x0_asn.fits final_pixfrac=0.8\n"
+    )
+
+
+def _fail(message, status=1):
+    print(f"gpudriz: error: {message}", file=sys.stderr)
+    return status
+
+
+def _demo(argv):
+    args = _demo_parser().parse_args(argv)
+    if args.drizzle_only:
+        from gpudriz.demo import run_demo
+
+        if args.size < 64:
+            return _fail("--size must be at least 64 pixels.", 2)
+        result = run_demo(args.outdir, n_in=args.size, backend=args.backend,
+                          kernel=args.kernel, pixfrac=args.pixfrac)  # fmt: skip
+        print(result.summary())
+        return 0
+    from gpudriz.demo_pipeline import run_pipeline_demo
+
+    if min(args.chip) < 64:
+        return _fail("--chip sizes must be at least 64 pixels.", 2)
+    result = run_pipeline_demo(args.outdir, chip_shape=tuple(args.chip), backend=args.backend,
+                               seed=args.seed)  # fmt: skip
+    print(result.summary())
+    return 0
+
+
+def _pipeline(argv):
+    from gpudriz import parameters as P
+    from gpudriz.multidrizzle import Multidrizzle
+
+    input_ = argv[0]
+    rest = list(argv[1:])
+    pars = {}
+    if "--config" in rest:
+        k = rest.index("--config")
+        if k + 1 >= len(rest):
+            return _fail("--config needs a file name.", 2)
+        pars.update(P.read_config(rest[k + 1]).changed())
+        del rest[k : k + 2]
+    pars.update(P.parse_cli(rest))
+    pars.pop("input", None)
+    md = Multidrizzle(input=input_, **pars)
+    md.build()
+    products = md.run()
+    for kind, path in products.items():
+        print(f"{kind}: {path}")
+    return 0
 
 
 def main(argv=None):
     """Entry point of the ``gpudriz`` command; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="gpudriz: %(message)s")
-    if argv and argv[0] not in ("demo", "-h", "--help", "--version"):
-        print(
-            f"gpudriz: error: '{argv[0]}': the MultiDrizzle pipeline command is not part of "
-            "this release yet; 'gpudriz demo' runs the drizzle engine on built-in data.",
-            file=sys.stderr,
-        )
-        return 2
-    args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
         return 0
-    from gpudriz.demo import run_demo
+    if argv[0] == "--version":
+        print(f"gpudriz {__version__}")
+        return 0
+    if argv[0] == "help":
+        from gpudriz.parameters import help_text
 
-    if args.size < 64:
-        print("gpudriz: error: --size must be at least 64 pixels.", file=sys.stderr)
-        return 2
+        print(help_text())
+        return 0
+    logging.basicConfig(level=logging.INFO, format="gpudriz: %(message)s")
     try:
-        result = run_demo(args.outdir, n_in=args.size, backend=args.backend,
-                          kernel=args.kernel, pixfrac=args.pixfrac)  # fmt: skip
-    except (ValueError, RuntimeError, OSError) as exc:
-        print(f"gpudriz: error: {exc}", file=sys.stderr)
-        return 1
-    print(result.summary())
-    return 0
+        if argv[0] == "demo":
+            return _demo(argv[1:])
+        if argv[0].startswith("-"):
+            return _fail(f"unknown option {argv[0]!r}; see 'gpudriz --help'.", 2)
+        return _pipeline(argv)
+    except _USER_ERRORS as exc:
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        return _fail(msg)
 
 
 if __name__ == "__main__":  # pragma: no cover

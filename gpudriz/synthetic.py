@@ -563,7 +563,11 @@ class _ChipGeometry:
         h["IDCSCALE"] = IDCSCALE
         h["WCSNAME"] = "IDC_synthetic"
         h["VAFACTOR"] = 1.0
-        h["LTV1"], h["LTV2"], h["LTM1_1"], h["LTM2_2"] = 0.0, 0.0, 1.0, 1.0
+        if tuple(self.shape) == FULL_CHIP_SHAPE:
+            # A full chip is the whole detector.  A smaller one stands for a
+            # scaled-down chip, not a corner subarray: without LTV/LTM its
+            # amplifiers split at its middle, as they were simulated.
+            h["LTV1"], h["LTV2"], h["LTM1_1"], h["LTM2_2"] = 0.0, 0.0, 1.0, 1.0
         # Through text and back, so that rendering uses exactly what the file holds.
         return fits.Header.fromstring(h.tostring())
 

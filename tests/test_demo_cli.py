@@ -1,4 +1,4 @@
-"""The README's main job: `gpudriz demo` on built-in synthetic data."""
+"""The README's main job: `gpudriz demo` on built-in synthetic data, and the CLI's basics."""
 
 import numpy as np
 import pytest
@@ -7,15 +7,25 @@ from astropy.io import fits
 from gpudriz.cli import main
 
 
-def test_demo_conserves_flux_and_recovers_stars(tmp_path, capsys):
-    assert main(["demo", str(tmp_path), "--size", "192", "--backend", "cpu"]) == 0
+def test_pipeline_demo_writes_products_and_checks_truth(tmp_path, capsys):
+    assert main(["demo", str(tmp_path), "--chip", "128", "256", "--backend", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "MultiDrizzle pipeline" in out
+    assert "cosmic rays above 5 sigma detected" in out
+    with fits.open(tmp_path / "j8demo01_drz.fits") as hdul:
+        assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX"]
+    png = (tmp_path / "j8demo01_drz.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in png[-12:]
+
+
+def test_drizzle_only_demo_conserves_flux_and_recovers_stars(tmp_path, capsys):
+    assert main(["demo", str(tmp_path), "--drizzle-only", "--size", "192", "--backend", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "flux conservation: out/in = 1.0000" in out
     with fits.open(tmp_path / "demo_drz.fits") as hdul:
         assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX"]
-        sci = hdul["SCI"].data
         assert hdul["SCI"].header["CTYPE1"] == "RA---TAN"
-        assert np.isfinite(sci).all()
+        assert np.isfinite(hdul["SCI"].data).all()
         assert hdul["CTX"].data.max() == 15  # four exposures overlap
     from gpudriz.demo import run_demo
 
@@ -24,13 +34,20 @@ def test_demo_conserves_flux_and_recovers_stars(tmp_path, capsys):
     assert r.centroid_offset_median < 0.05
 
 
-def test_pipeline_command_is_reported_missing(capsys):
-    assert main(["j8cw030x0_asn.fits", "final_pixfrac=0.8"]) == 2
-    assert "not part of this release" in capsys.readouterr().err
+def test_help_version_and_usage(capsys):
+    assert main(["--help"]) == 0
+    assert "gpudriz INPUT [name=value ...]" in capsys.readouterr().out
+    assert main(["help"]) == 0
+    out = capsys.readouterr().out
+    assert "final_pixfrac" in out and "driz_cr_snr" in out
+    assert main(["--version"]) == 0
+    assert main(["--bogus"]) == 2
 
 
 def test_bad_demo_arguments(tmp_path, capsys):
-    assert main(["demo", str(tmp_path), "--size", "10"]) == 2
+    assert main(["demo", str(tmp_path), "--chip", "10", "20"]) == 2
+    assert "at least 64" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path), "--drizzle-only", "--size", "10"]) == 2
     assert "--size must be at least 64" in capsys.readouterr().err
-    assert main(["demo", str(tmp_path), "--size", "128", "--kernel", "nope"]) == 1
+    assert main(["demo", str(tmp_path), "--drizzle-only", "--size", "128", "--kernel", "nope"]) == 1
     assert "Kernel 'nope' is not supported" in capsys.readouterr().err

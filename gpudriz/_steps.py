@@ -1,0 +1,259 @@
+"""The processing steps 2-8 of :class:`gpudriz.Multidrizzle` (manual section 1.4).
+
+Each step is a function of the ``Multidrizzle`` object: it reads what it needs
+(chip arrays from the inputs, read-only; intermediates from the output
+folder), runs the per-pixel work on the backend, and records its results on
+the object and in the output folder.  Units inside the pipeline: electrons
+for chip data, electrons per second for drizzled images.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from astropy.io import fits
+
+from gpudriz import products
+from gpudriz._arrays import to_host, to_xp
+from gpudriz.blot import blot_image
+from gpudriz.multidrizzle import MASKPT, MEDIAN_BUDGET, PipelineError
+
+log = logging.getLogger("gpudriz")
+
+
+def _by_exposure(md):
+    groups = {}
+    for w in md.chips:
+        groups.setdefault(id(w.exposure), []).append(w)
+    return list(groups.values())
+
+
+# -- 2: static mask ------------------------------------------------------------
+
+
+def static_mask(md):
+    """Per-chip static masks (clipped mode - static_sig x rms), AND-ed over exposures."""
+    from gpudriz.static_mask import StaticMask, chip_static_mask, read_static_file
+
+    p = md.pars
+    xp = md.xp
+    acc = StaticMask()
+    for w in md.chips:
+        sci = md.read_electrons(w)
+        acc.add(w.key, chip_static_mask(sci, xp=xp, static_sig=p["static_sig"], dq_good=md.dq_good(w)))
+    keys = sorted({w.key for w in md.chips})
+    extra = {}
+    if p["staticfile"]:
+        shapes = {w.key: w.chip.shape for w in md.chips}
+        extra = read_static_file(md.path(p["staticfile"]) if not str(p["staticfile"]).startswith("/")
+                                 else p["staticfile"], keys, shapes=shapes)  # fmt: skip
+    for w in md.chips:
+        mask = acc.get(w.key)
+        if w.key in extra:
+            mask = mask & to_xp(extra[w.key], xp)
+        w.static_ok = mask
+    nbad = {k: int((~acc.get(k)).sum()) for k in keys}
+    log.info("static: pixels masked per chip %s", nbad)
+
+
+# -- 3: sky ---------------------------------------------------------------------------
+
+
+def sky_subtraction(md):
+    """Per-chip clipped sky; per exposure the minimum surface brightness, recorded as MDRIZSKY."""
+    from gpudriz.skysub import chip_sky, exposure_sky, user_sky
+
+    p = md.pars
+    for group in _by_exposure(md):
+        if p["skyuser"]:
+            for w in group:
+                header = w.chip.header.copy()
+                header.extend(w.exposure.primary_header, unique=True)  # SCI keyword first
+                w.sky = float(user_sky(header, p["skyuser"], source=w.chip.name)) * w.to_electrons
+                w.sky_done_by_user = True
+            continue
+        values = []
+        for w in group:
+            sci = md.read_electrons(w)
+            values.append(chip_sky(
+                sci, xp=md.xp, good=md.good_mask(w), skystat=p["skystat"], skywidth=p["skywidth"],
+                skylower=p["skylower"], skyupper=p["skyupper"], skyclip=p["skyclip"],
+                skylsigma=p["skylsigma"], skyusigma=p["skyusigma"],
+            ))  # fmt: skip
+        skies = exposure_sky(values, [w.chip.pixel_scale for w in group])
+        for w, sky in zip(group, skies):
+            if not np.isfinite(sky):
+                raise PipelineError(f"sky: no usable pixels to measure the sky of {w.chip.name}.")
+            w.sky = float(sky)
+    log.info("skysub: MDRIZSKY (e-) %s", {w.chip.name: round(w.sky, 3) for w in md.chips})
+
+
+def sky_subtracted(md, w):
+    """The chip in electrons with its sky removed (unless the user already removed it)."""
+    sci = md.read_electrons(w)
+    if w.sky and not getattr(w, "sky_done_by_user", False):
+        sci = sci - md.xp.float32(w.sky)
+    return sci
+
+
+# -- 4: separate drizzles -------------------------------------------------------------
+
+
+def drizzle_separate(md):
+    """Each exposure drizzled onto the separate frame, in e-/s, weights exptime x good."""
+    p = md.pars
+    frame = md.separate_frame
+    md._singles = []
+    for group in _by_exposure(md):
+        exp = group[0].exposure
+        d = md.new_drizzle(p["driz_sep_kernel"], frame, p["driz_sep_fillval"])
+        for w in group:
+            s = md.scale_ratio(w, frame)
+            weights = md.good_mask(w).astype(np.float32)
+            d.add_image(sky_subtracted(md, w), exp.exptime, md.pixmap_to(w, frame),
+                        weight_map=weights, wht_scale=exp.exptime, pixfrac=p["driz_sep_pixfrac"],
+                        in_units="counts", iscale=s * s, pixel_scale_ratio=s)  # fmt: skip
+        sci_path = md.path(f"{exp.rootname}_single_sci.fits")
+        wht_path = md.path(f"{exp.rootname}_single_wht.fits")
+        hdr = frame.header()
+        products.write_image(sci_path, to_host(d.out_img), hdr, md, bunit="ELECTRONS/S")
+        products.write_image(wht_path, to_host(d.out_wht), hdr, md)
+        md.intermediates += [sci_path, wht_path]
+        md._singles.append((group, sci_path, wht_path))
+
+
+# -- 5: median -----------------------------------------------------------------------
+
+
+def median_image(md):
+    """Combine the separate images section by section under :data:`MEDIAN_BUDGET`."""
+    p = md.pars
+    if not md._singles:
+        raise PipelineError("median: there are no separate drizzled images; run driz_separate.")
+    xp = md.xp
+    n = len(md._singles)
+    ny, nx = md.separate_frame.shape
+    grow = int(round(p["combine_grow"])) if p["combine_type"] == "minmed" else 0
+    # wht_min per image: median_newmasks masks low-weight pixels.
+    wht_min = np.zeros(n, dtype=np.float32)
+    if p["median_newmasks"]:
+        for i, (_, _, wht_path) in enumerate(md._singles):
+            with fits.open(wht_path, memmap=True) as h:
+                wht = h[0].data
+                pos = wht[wht > 0]
+                wht_min[i] = MASKPT * float(pos.mean()) if pos.size else 0.0
+    exptime = np.array([g[0].exposure.exptime for g, _, _ in md._singles], dtype=np.float32)
+    sky = np.array([np.mean([w.sky for w in g]) for g, _, _ in md._singles], dtype=np.float32)
+    rdnoise = np.array([np.mean([w.chip.rdnoise for w in g]) for g, _, _ in md._singles],
+                       dtype=np.float32)  # fmt: skip
+    # Three (n, rows, nx) float32 stacks live at once: data, weights, scratch.
+    rows = max(1, int(MEDIAN_BUDGET // (3 * 4 * n * nx)) - 2 * grow)
+    median = np.empty((ny, nx), dtype=np.float32)
+    files = [(fits.open(s, memmap=True), fits.open(w, memmap=True)) for _, s, w in md._singles]
+    try:
+        for r0 in range(0, ny, rows):
+            r1 = min(ny, r0 + rows)
+            a0 = max(0, r0 - grow)
+            a1 = min(ny, r1 + grow)
+            sci = np.stack([hs[0].data[a0:a1] for hs, _ in files]).astype(np.float32)
+            wht = np.stack([hw[0].data[a0:a1] for _, hw in files]).astype(np.float32)
+            out = xp.empty((a1 - a0, nx), dtype=xp.float32)
+            md.backend.ops.combine(
+                to_xp(sci, xp), to_xp(wht, xp), to_xp(wht_min, xp), out, p["combine_type"],
+                nlow=p["combine_nlow"], nhigh=p["combine_nhigh"], lthresh=p["combine_lthresh"],
+                hthresh=p["combine_hthresh"], exptime=to_xp(exptime, xp), sky=to_xp(sky, xp),
+                rdnoise=to_xp(rdnoise, xp), nsigma=tuple(p["combine_nsigma"]), grow=grow,
+                fill=0.0,
+            )  # fmt: skip
+            median[r0:r1] = to_host(out)[r0 - a0 : r0 - a0 + (r1 - r0)]
+    finally:
+        for hs, hw in files:
+            hs.close()
+            hw.close()
+    path = md.path(f"{md.output}_med.fits")
+    products.write_image(path, median, md.separate_frame.header(), md, bunit="ELECTRONS/S")
+    md.intermediates.append(path)
+    md._median_path = path
+
+
+# -- 6: blot -------------------------------------------------------------------------
+
+
+def blot_median(md):
+    """The median blotted back to every chip, in electrons (sky not included)."""
+    p = md.pars
+    if md._median_path is None:
+        raise PipelineError("blot: there is no median image; run the median step.")
+    med = to_xp(fits.getdata(md._median_path), md.xp, np.float32)
+    frame = md.separate_frame
+    for w in md.chips:
+        s = md.scale_ratio(w, frame)
+        blotted = blot_image(med, md.pixmap_to(w, frame), interp=p["blot_interp"],
+                             sinscl=p["blot_sinscl"], iscale=w.chip.exptime / (s * s),
+                             backend=md.backend)  # fmt: skip
+        path = md.path(f"{w.exposure.rootname}_sci{w.chip.extver}_blt.fits")
+        products.write_image(path, to_host(blotted), w.chip.wcs.to_header(relax=True), md,
+                             bunit="ELECTRONS")  # fmt: skip
+        md.intermediates.append(path)
+        w.blot_path = path
+
+
+# -- 7: driz_cr ----------------------------------------------------------------------
+
+
+def cosmic_rays(md):
+    """Cosmic rays: each chip (sky in) against its blot (sky added back); masks and _cor files."""
+    p = md.pars
+    xp = md.xp
+    for w in md.chips:
+        if getattr(w, "blot_path", None) is None:
+            raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
+        data = md.read_electrons(w)
+        blotted = to_xp(fits.getdata(w.blot_path), xp, np.float32) + xp.float32(w.sky)
+        rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
+        mask = xp.zeros(w.chip.shape, dtype=xp.uint8)
+        # Data in electrons: the test is invariant under a common scale, so gain 1.
+        md.backend.ops.driz_cr(data, blotted, rn, mask, gain=1.0, snr=tuple(p["driz_cr_snr"]),
+                               scale=tuple(p["driz_cr_scale"]), grow=0)  # fmt: skip
+        w.crmask = mask.astype(bool)
+        w.cor = None
+        if p["driz_cr_corr"]:
+            w.cor = to_host(xp.where(w.crmask, blotted, data)) / np.float32(w.to_electrons)
+    products.write_crmasks(md)
+    if p["driz_cr_corr"]:
+        products.write_cor(md)
+    log.info("driz_cr: cosmic-ray pixels per chip %s",
+             {w.chip.name: int(w.crmask.sum()) for w in md.chips})  # fmt: skip
+
+
+# -- 8: final drizzle ----------------------------------------------------------------
+
+
+def final_drizzle(md):
+    """The final drizzle: sky-subtracted chips, weights per final_wht_type, CRs masked."""
+    p = md.pars
+    xp = md.xp
+    frame = md.final_frame
+    d = md.new_drizzle(p["final_kernel"], frame, p["final_fillval"], context=p["context"],
+                       nimages=len(md.chips))  # fmt: skip
+    for w in md.chips:
+        exptime = w.chip.exptime
+        good = md.good_mask(w, with_cr=True).astype(np.float32)
+        kind = p["final_wht_type"]
+        if kind == "EXP":
+            weights = good * np.float32(exptime)
+        elif kind == "ERR":
+            err = to_xp(w.chip.read_err() * np.float32(w.to_electrons), xp, np.float32)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ivar = xp.where(err > 0, (np.float32(exptime) / err) ** 2, 0.0)
+            weights = good * ivar.astype(np.float32)
+        else:  # IVM
+            ivm_path = md.ivm[md.exposures.index(w.exposure)]
+            ivm = products.read_ivm(ivm_path, w.chip)
+            weights = good * to_xp(ivm, xp, np.float32)
+        s = md.scale_ratio(w, frame)
+        d.add_image(sky_subtracted(md, w), exptime, md.pixmap_to(w, frame), weight_map=weights,
+                    pixfrac=p["final_pixfrac"], in_units="counts", iscale=s * s,
+                    pixel_scale_ratio=s)  # fmt: skip
+    products.write_drizzle_product(md, d, frame)

@@ -1,0 +1,202 @@
+"""Files the pipeline writes: drizzled products, cosmic-ray masks, intermediates, runfile.
+
+Every file is written to a temporary name in the output folder and renamed
+into place, so an interrupted run never leaves a half-written product.
+Headers record the inputs, the parameters that differ from their defaults,
+the gpudriz version and the backend.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import shlex
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from gpudriz import parameters as P
+
+__all__ = [
+    "write_image",
+    "write_drizzle_product",
+    "write_crmasks",
+    "write_cor",
+    "write_runfile",
+    "clean_intermediates",
+    "read_ivm",
+    "provenance_cards",
+]
+
+log = logging.getLogger("gpudriz")
+
+
+def _atomic_write(hdul: fits.HDUList, path: Path):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def provenance_cards(md) -> fits.Header:
+    """Primary-header cards: software, backend, inputs and the non-default parameters."""
+    import gpudriz
+
+    h = fits.Header()
+    h["ORIGIN"] = ("gpudriz", "software that wrote this file")
+    h["GPDZVER"] = (gpudriz.__version__, "gpudriz version")
+    h["GPDZBACK"] = (md.backend.name if md.backend else "", "gpudriz backend (engine)")
+    h["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                 "UTC time the file was written")  # fmt: skip
+    h["NDRIZIM"] = (len(md.chips), "number of input chips")
+    for k, w in enumerate(md.chips, 1):
+        h[f"D{k:03d}DATA"] = (f"{w.chip.path.name}[SCI,{w.chip.extver}]", "input chip")
+        h[f"D{k:03d}EXPT"] = (w.chip.exptime, "exposure time (s)")
+        h[f"D{k:03d}SKY"] = (round(float(w.sky), 6), "MDRIZSKY: sky subtracted (electrons)")
+    for name, value in md.pars.changed().items():
+        h.add_history(f"gpudriz parameter {name} = {P.format_value(value)}")
+    return h
+
+
+def write_image(path, data, wcs_header, md, *, bunit=None, extname=None):
+    """One image in a simple FITS file (primary HDU) with a WCS and provenance."""
+    hdr = provenance_cards(md)
+    hdr.extend(wcs_header, update=True)
+    if bunit:
+        hdr["BUNIT"] = bunit
+    if extname:
+        hdr["EXTNAME"] = extname
+    _atomic_write(fits.HDUList([fits.PrimaryHDU(np.asarray(data), header=hdr)]), Path(path))
+
+
+def write_drizzle_product(md, d, frame):
+    """``<output>_drz.fits`` (SCI, WHT, CTX; build=yes) or ``_drz_sci/_wht/_ctx.fits`` (build=no)."""
+    from gpudriz._arrays import to_host
+
+    wcs_hdr = frame.header()
+    sci = to_host(d.out_img).astype(np.float32)
+    wht = to_host(d.out_wht).astype(np.float32)
+    ctx = None if d.out_ctx is None else to_host(d.out_ctx)
+    if ctx is not None and ctx.shape[0] == 1:
+        ctx = ctx[0]
+    prov = provenance_cards(md)
+    out = md.output
+    if md.pars["build"]:
+        primary = fits.PrimaryHDU(header=prov)
+        primary.header["FILENAME"] = f"{out}_drz.fits"
+        hdus = [primary]
+        for name, data, unit in (("SCI", sci, "ELECTRONS/S"), ("WHT", wht, None), ("CTX", ctx, None)):
+            if data is None:
+                continue
+            h = fits.Header()
+            h["EXTNAME"] = name
+            h["EXTVER"] = 1
+            h.extend(wcs_hdr, update=True)
+            if unit:
+                h["BUNIT"] = unit
+            hdus.append(fits.ImageHDU(data, header=h))
+        path = md.path(f"{out}_drz.fits")
+        _atomic_write(fits.HDUList(hdus), path)
+        md.products["drz"] = path
+    else:
+        for name, data, unit in (("sci", sci, "ELECTRONS/S"), ("wht", wht, None), ("ctx", ctx, None)):
+            if data is None:
+                continue
+            path = md.path(f"{out}_drz_{name}.fits")
+            write_image(path, data, wcs_hdr, md, bunit=unit)
+            md.products[f"drz_{name}"] = path
+    log.info("driz_combine: wrote %s", ", ".join(str(p.name) for p in md.products.values()))
+
+
+def write_crmasks(md):
+    """``<rootname>_crmask.fits`` per exposure: one CRMASK extension per chip, 1 = cosmic ray."""
+    groups = {}
+    for w in md.chips:
+        groups.setdefault(w.exposure.rootname, []).append(w)
+    for root, chips in groups.items():
+        hdus = [fits.PrimaryHDU(header=provenance_cards(md))]
+        for w in chips:
+            h = fits.Header()
+            h["EXTNAME"] = "CRMASK"
+            h["EXTVER"] = w.chip.extver
+            h["COMMENT"] = "non-zero where driz_cr detected a cosmic ray"
+            hdus.append(fits.ImageHDU(np.asarray(_host(w.crmask), dtype=np.uint8), header=h))
+        path = md.path(f"{root}_crmask.fits")
+        _atomic_write(fits.HDUList(hdus), path)
+        md.products[f"crmask:{root}"] = path
+
+
+def write_cor(md):
+    """``<rootname>_cor.fits``: a copy of the input with cosmic-ray pixels replaced by the blot."""
+    groups = {}
+    for w in md.chips:
+        groups.setdefault(w.exposure.path, []).append(w)
+    for src, chips in groups.items():
+        root = chips[0].exposure.rootname
+        with fits.open(src, memmap=False) as h:
+            hdul = fits.HDUList([hdu.copy() for hdu in h])
+        for w in chips:
+            hdul[w.chip.sci_ext].data = w.cor.astype(hdul[w.chip.sci_ext].data.dtype)
+            if w.chip.has_dq and w.chip.crbit:
+                dq = hdul[w.chip.dq_ext].data
+                dq[_host(w.crmask)] |= np.asarray(w.chip.crbit, dtype=dq.dtype)
+        path = md.path(f"{root}_cor.fits")
+        _atomic_write(hdul, path)
+        md.products[f"cor:{root}"] = path
+
+
+def _host(a):
+    from gpudriz._arrays import to_host
+
+    return to_host(a)
+
+
+def write_runfile(md):
+    """The ``runfile``: the command that redoes this run (final drizzle included)."""
+    if not md.pars["runfile"]:
+        return
+    args = ["gpudriz", str(md.pars["input"])]
+    for name, value in md.pars.changed().items():
+        if name == "input":
+            continue
+        args.append(f"{name}={P.format_value(value)}")
+    path = md.path(md.pars["runfile"])
+    text = (
+        "# gpudriz runfile: the command below redoes this run, final drizzle included.\n"
+        f"# Written {datetime.datetime.now().isoformat(timespec='seconds')} in {md.workdir}\n"
+        + " ".join(shlex.quote(a) for a in args)
+        + "\n"
+    )
+    path.write_text(text)
+    md.products["runfile"] = path
+
+
+def clean_intermediates(md):
+    """Delete the intermediates (single drizzles, median, blots) when ``clean=yes``."""
+    for path in md.intermediates:
+        Path(path).unlink(missing_ok=True)
+    md.intermediates = []
+
+
+def read_ivm(path, chip):
+    """The inverse-variance map of ``chip`` from its IVM file (EXTNAME IVM, or the matching image)."""
+    from gpudriz.inputs import InputError
+
+    with fits.open(path, memmap=False) as h:
+        candidates = [hdu for hdu in h if hdu.is_image and hdu.data is not None]
+        named = [hdu for hdu in candidates if hdu.header.get("EXTNAME", "").upper() == "IVM"
+                 and hdu.header.get("EXTVER", 1) == chip.extver]  # fmt: skip
+        pick = named[0] if named else (candidates[chip.extver - 1] if len(candidates) >= chip.extver
+                                        else None)  # fmt: skip
+        if pick is None or pick.data.shape != chip.shape:
+            raise InputError(f"IVM file '{path}' has no {chip.shape} image for chip {chip.extver}.")
+        return np.asarray(pick.data, dtype=np.float32)
