@@ -551,3 +551,19 @@ def test_reference_markdown_has_one_table_per_step_and_a_row_per_parameter():
         # five cells: any '|' inside a cell is escaped
         assert len(re.findall(r"(?<!\\)\|", row)) == 6, row
     assert "| `combine_nsigma` | pair of numbers | `6 3` |" in md
+
+
+def test_docs_parameter_reference_is_generated_from_the_definitions():
+    """docs/parameters.md is reference_markdown()'s output: one source of truth."""
+    from pathlib import Path
+
+    from gpudriz.parameters import reference_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
+    if not doc.exists():
+        pytest.skip("docs/ is not in this checkout")
+    assert doc.read_text() == reference_markdown(), (
+        "docs/parameters.md is stale: regenerate it with "
+        "python -c \"from gpudriz.parameters import reference_markdown as r; "
+        "open('docs/parameters.md', 'w').write(r())\""
+    )
