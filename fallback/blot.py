@@ -36,6 +36,7 @@ from numba import njit, prange
 
 __all__ = [
     "INTERP_CODES",
+    "interp_code",
     "LUT_DELTA",
     "blot",
     "blot_kernel",
@@ -491,6 +492,16 @@ def lanczos_lut(order):
     return lut
 
 
+def interp_code(interp):
+    """The `INTERP_CODES` value of ``interp``, with a one-line error for an unknown name."""
+    try:
+        return INTERP_CODES[interp]
+    except KeyError:
+        raise ValueError(
+            f"interp must be one of {', '.join(map(repr, INTERP_CODES))}, got {interp!r}."
+        ) from None
+
+
 def blot(data, pixmap, out, interp, fillval, iscale, sinscl):
     """Interpolate ``data`` at every position of ``pixmap`` into ``out``.
 
@@ -519,12 +530,7 @@ def blot(data, pixmap, out, interp, fillval, iscale, sinscl):
     -------
     out : ndarray of float32
     """
-    try:
-        code = INTERP_CODES[interp]
-    except KeyError:
-        raise ValueError(
-            f"interp must be one of {', '.join(map(repr, INTERP_CODES))}, got {interp!r}."
-        ) from None
+    code = interp_code(interp)
     # One LUT type for every call keeps a single compiled specialisation;
     # interpolants other than Lanczos never read it.
     lut = lanczos_lut(5 if code == LANCZOS5 else 3)

@@ -3,7 +3,7 @@ with the signatures every backend shares, and a memory check."""
 
 from __future__ import annotations
 
-from gpudriz._cuda_ops import format_bytes
+from gpudriz._cuda_ops import require_memory
 from gpudriz.fallback.blot import blot  # noqa: F401
 from gpudriz.fallback.combine import combine  # noqa: F401
 from gpudriz.fallback.crreject import driz_cr  # noqa: F401
@@ -33,9 +33,4 @@ def check_memory(nbytes, what):
     what : str
         What it is for, quoted in the error.
     """
-    free = free_bytes()
-    if free is not None and nbytes > free:
-        raise MemoryError(
-            f"{what} needs {format_bytes(nbytes)} of memory but only "
-            f"{format_bytes(free)} are available."
-        )
+    require_memory(nbytes, free_bytes(), what, "memory", MemoryError)

@@ -33,7 +33,7 @@ import numpy as np
 
 from gpudriz._cuda_loader import needs_index64
 from gpudriz.backend import DeviceMemoryError
-from gpudriz.fallback.blot import INTERP_CODES, LANCZOS5
+from gpudriz.fallback.blot import LANCZOS5, interp_code
 from gpudriz.fallback.blot import lanczos_lut as blot_lanczos_lut
 from gpudriz.fallback.drizzle import (
     FWHM_SIGMA,
@@ -70,6 +70,15 @@ def format_bytes(n):
         if n >= size:
             return f"{n / size:.2f} {unit}"
     return f"{int(n)} bytes"
+
+
+def require_memory(nbytes, free, what, where, error):
+    """Raise ``error`` if ``nbytes`` exceed ``free`` (None: unknown, nothing is raised)."""
+    if free is not None and nbytes > free:
+        raise error(
+            f"{what} needs {format_bytes(nbytes)} of {where} but only {format_bytes(free)} "
+            "are free."
+        )
 
 
 def _as_i32(v, what):
@@ -130,12 +139,7 @@ class KernelOps:
         what : str
             What it is for, quoted in the error.
         """
-        free = self.free_bytes()
-        if free is not None and nbytes > free:
-            raise DeviceMemoryError(
-                f"{what} needs {format_bytes(nbytes)} of device memory but only "
-                f"{format_bytes(free)} are free."
-            )
+        require_memory(nbytes, self.free_bytes(), what, "device memory", DeviceMemoryError)
 
     # -- blot ----------------------------------------------------------------------
 
@@ -146,12 +150,7 @@ class KernelOps:
         C-contiguous ``xp`` arrays (float32 data/out, float64 pixmap).
         """
         xp = self.xp
-        try:
-            code = INTERP_CODES[interp]
-        except KeyError:
-            raise ValueError(
-                f"interp must be one of {', '.join(map(repr, INTERP_CODES))}, got {interp!r}."
-            ) from None
+        code = interp_code(interp)
         lut = xp.asarray(blot_lanczos_lut(5 if code == LANCZOS5 else 3))
         ny, nx = data.shape
         ony, onx = out.shape
