@@ -160,19 +160,33 @@ def test_editpars_says_it_is_not_available():
         gpudriz.Multidrizzle(input="x.fits", editpars=True)
 
 
-@pytest.mark.skipif(not gxx_available(), reason="g++ is needed for the host-compiled kernels")
-def test_pipeline_on_the_cuda_kernels_matches_the_cpu(association, session, tmp_path):
-    """The whole pipeline through the CUDA driver and the host-compiled .cu sources."""
+def _kernel_backend(name):
+    if name == "host":
+        if not gxx_available():
+            pytest.skip("g++ is needed for the host-compiled kernels")
+        return host_backend(block=128, max_grid=16)
+    ok, why = gpudriz.cuda_status()
+    if not ok:
+        pytest.skip(f"no CUDA device: {why}")
+    return gpudriz.get_backend("cuda")
+
+
+@pytest.mark.parametrize("kind", ["host", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_pipeline_on_the_cuda_kernels_matches_the_cpu(association, session, tmp_path, kind):
+    """The whole pipeline through the CUDA driver: host-compiled .cu sources, or a real GPU."""
     src, truth = association
     for p in src.iterdir():
         shutil.copy(p, tmp_path / p.name)
     md = gpudriz.Multidrizzle(input=str(tmp_path / truth.asn_file), workdir=tmp_path,
-                              backend=host_backend(block=128, max_grid=16))  # fmt: skip
+                              backend=_kernel_backend(kind))  # fmt: skip
     md.run()
     cpu = session[0]
     for a, b in zip(md.chips, cpu.chips):
         assert a.sky == pytest.approx(b.sky, rel=1e-6)
-        assert np.array_equal(np.asarray(a.crmask), np.asarray(b.crmask))
+        # Atomic sums round in another order than the CPU's bands: a pixel at
+        # the threshold may flip, nothing more.
+        flips = np.count_nonzero(gpudriz._arrays.to_host(a.crmask) != np.asarray(b.crmask))
+        assert flips <= 1e-4 * a.crmask.size
     got = fits.getdata(md.products["drz"], "SCI")
     want = fits.getdata(cpu.products["drz"], "SCI")
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.nanmax(np.abs(want)))
