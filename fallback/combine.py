@@ -172,7 +172,10 @@ def sort_column(buf, base, stride, m):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sorted_median(buf, base, stride, m):
-    """Median (float64) of the sorted ``buf[base + k*stride]``, ``k < m``; mean of the middle two if even."""
+    """Median (float64) of the sorted ``buf[base + k*stride]``, ``k < m``.
+
+    The mean of the middle two for an even ``m``.
+    """
     h = m // 2
     if m % 2 == 1:
         return np.float64(buf[base + h * stride])

@@ -6,8 +6,7 @@ MultiDrizzle manual section 1.4, step 7 (``driz_cr_snr``, ``driz_cr_scale``;
 back), ``rn`` the read noise of each pixel's amplifier and ``g`` the gain:
 
 * ``deriv``: the largest ``|B - B(neighbour)|`` over the 4 neighbours
-  (x +- 1, y +- 1); at the image edge only the neighbours that exist count,
-  and so do only finite neighbours;
+  (x +- 1, y +- 1) that exist (at the image edge) and are finite;
 * ``noise = sqrt(g |B| + rn**2) / g`` (``B`` already holds the sky, which is
   therefore counted once; AstroDrizzle adds it a second time);
 * ``bad1 = |D - B| > scale1 deriv + snr1 noise``, ``bad2`` likewise with
@@ -26,13 +25,18 @@ The test is invariant under a change of units: data in DN with gain ``g``
 flag with gain 1, since ``|D - B|``, ``deriv`` and ``noise`` all scale by
 ``g``.  Pass ``gain = 1`` for data in electrons.
 
-Pixels that are not tested: where ``D`` or ``B`` is NaN or infinite (there is
-nothing to compare), and where the optional ``good`` mask is 0 (e.g. pixels
-already bad in DQ: a hot pixel must neither be flagged as a cosmic ray nor
-seed flags on its neighbours).  Such pixels are neither ``bad1`` nor
-``bad2``, and the growth does not flag them either (``good = 0``), so the
-cosmic-ray mask only ever marks pixels that were tested or grown into from a
-tested neighbour.
+Pixels that are not tested:
+
+* where ``D`` or ``B`` is NaN or infinite (there is nothing to compare):
+  neither ``bad1`` nor ``bad2``, so never a cosmic ray by the test, though
+  the growth may cover them like any neighbour of a cosmic ray; a NaN or
+  infinite blot neighbour is left out of the derivative (not propagated);
+* where the optional ``good`` mask is 0 (e.g. pixels already bad in DQ):
+  not tested either, and never flagged, growth included.  A hot pixel must
+  neither be flagged as a cosmic ray nor seed the second-pass flags of its
+  neighbours, and its DQ already excludes it from the final drizzle.
+
+A NaN read noise makes the noise NaN: that pixel is not flagged either.
 
 Arithmetic in float64 from the float32 images; both twins cast identically.
 """

@@ -50,7 +50,7 @@ __device__ unsigned char pixel_flags(const float* data, const float* blot, const
         v = fabs(bd - (double)blot[p - nx]);
         if (v > deriv) deriv = v;
     }
-    if (j < ny - 2 && isfinite(blot[p + nx])) {
+    if (j < ny - 1 && isfinite(blot[p + nx])) {
         v = fabs(bd - (double)blot[p + nx]);
         if (v > deriv) deriv = v;
     }

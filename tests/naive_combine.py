@@ -31,7 +31,10 @@ def good_values(sci, wht, wht_min, lthresh, hthresh, j, i):
 
 
 def minmax_value(values, n, nlow, nhigh):
-    """Mean after dropping the lowest/highest, counts scaled to the good values (IRAF); None if none left."""
+    """Mean after dropping the nl lowest / nh highest, counts scaled to the good values (IRAF).
+
+    None when nothing is left.
+    """
     m = len(values)
     nl = int(math.floor(nlow * m / n))
     nh = int(math.floor(nhigh * m / n))

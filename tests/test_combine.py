@@ -184,6 +184,23 @@ def test_even_median_is_the_mean_of_the_middle_two():
     assert got[0, 0] == np.float32(3.0)
 
 
+def test_values_on_a_threshold_are_kept():
+    sci = np.array([1.0, 2.0, 3.0, 7.0], np.float32).reshape(4, 1, 1)
+    wht = np.ones_like(sci)
+    wht_min = np.zeros(4, np.float32)
+    assert run(sci, wht, wht_min, "sum", lthresh=1.0, hthresh=7.0)[0, 0] == 13.0
+    assert run(sci, wht, wht_min, "sum", lthresh=1.5, hthresh=3.0)[0, 0] == 5.0
+    assert run(sci, wht, wht_min, "sum", lthresh=8.0)[0, 0] == np.float32(FILL)
+
+
+def test_weight_at_the_minimum_is_masked():
+    """``wht > wht_min`` is required: a weight equal to the minimum masks the value."""
+    sci = np.array([1.0, 2.0, 4.0], np.float32).reshape(3, 1, 1)
+    wht = np.array([0.5, 0.7, 0.0], np.float32).reshape(3, 1, 1)
+    wht_min = np.array([0.4, 0.7, 0.0], np.float32)
+    assert run(sci, wht, wht_min, "sum")[0, 0] == 1.0
+
+
 def test_order_of_images_does_not_matter():
     n = 2 * fc.INSERTION_MAX + 3
     sci, wht = make_stack(n, seed=3)
