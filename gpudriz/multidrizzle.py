@@ -204,6 +204,13 @@ class Multidrizzle:
         print(_USAGE)
         print(P.help_text(self.pars))
 
+    def editpars(self):
+        """The manual's parameter editor: not available in this release (an error says so)."""
+        raise P.ParameterError(
+            "editpars() is not available in this release: set parameters as keywords, on the "
+            "command line or in a configuration file (see gpudriz.help())."
+        )
+
     def build(self):
         """Step 1, initialization: read the inputs and compute the output frames.
 

@@ -158,6 +158,8 @@ def test_features_not_in_this_release_say_so(association, pars, match):
 def test_editpars_says_it_is_not_available():
     with pytest.raises(ParameterError, match="editpars"):
         gpudriz.Multidrizzle(input="x.fits", editpars=True)
+    with pytest.raises(ParameterError, match="editpars"):
+        gpudriz.Multidrizzle(input="x.fits").editpars()
 
 
 def _kernel_backend(name):
