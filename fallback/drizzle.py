@@ -630,6 +630,25 @@ def drizzle_lanczos(
 # --------------------------------------------------------------------------
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def kernel_reach(kcode, pf, s):
+    """``(h, reach)``: how far a kernel's writes extend beyond the mapped pixel nodes.
+
+    ``h`` is the half-size of a square drop (its corners are bilinear in the
+    nodes), ``reach`` the half-width of a centred kernel's window, in output
+    pixels.  Shared by the CPU footprint and the CUDA driver's.
+    """
+    if kcode == _SQUARE:
+        return 0.5 * pf, 0.0
+    if kcode == _POINT:
+        return 0.0, 0.5
+    if kcode == _LANCZOS2 or kcode == _LANCZOS3:
+        return 0.0, (2.0 if kcode == _LANCZOS2 else 3.0) / s
+    if kcode == _GAUSSIAN:
+        return 0.0, max(GAUSSIAN_NSIG * pf / FWHM_SIGMA / s, 1.2 / s)
+    return 0.0, pf / s / 2.0  # turbo, tophat
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def drizzle_footprint(kcode, pixmap, xmin, xmax, band_rows, pf, s, out_nx, out_ny, boxes):
     """Fill ``boxes[b] = (ii0, ii1, jj0, jj1)``, an output box holding every write of band ``b``.
@@ -645,21 +664,7 @@ def drizzle_footprint(kcode, pixmap, xmin, xmax, band_rows, pf, s, out_nx, out_n
     ny = pixmap.shape[0]
     nx = pixmap.shape[1]
     nb = band_rows.shape[0] - 1
-    if kcode == _SQUARE:
-        h = 0.5 * pf
-        reach = 0.0
-    elif kcode == _POINT:
-        h = 0.0
-        reach = 0.5
-    elif kcode == _LANCZOS2 or kcode == _LANCZOS3:
-        h = 0.0
-        reach = (2.0 if kcode == _LANCZOS2 else 3.0) / s
-    elif kcode == _GAUSSIAN:
-        h = 0.0
-        reach = max(GAUSSIAN_NSIG * pf / FWHM_SIGMA / s, 1.2 / s)
-    else:  # turbo, tophat
-        h = 0.0
-        reach = pf / s / 2.0
+    h, reach = kernel_reach(kcode, pf, s)
     for b in prange(nb):
         j0 = max(band_rows[b] - 1, 0)
         j1 = min(band_rows[b + 1], ny - 1)

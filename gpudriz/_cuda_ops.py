@@ -35,11 +35,7 @@ from gpudriz._cuda_loader import needs_index64
 from gpudriz.backend import DeviceMemoryError
 from gpudriz.fallback.blot import LANCZOS5, interp_code
 from gpudriz.fallback.blot import lanczos_lut as blot_lanczos_lut
-from gpudriz.fallback.drizzle import (
-    FWHM_SIGMA,
-    GAUSSIAN_NSIG,
-    KERNEL_CODES,
-)
+from gpudriz.fallback.drizzle import KERNEL_CODES, kernel_reach
 from gpudriz.fallback.drizzle import lanczos_lut as drizzle_lanczos_lut
 
 __all__ = ["KernelOps", "DRIZZLE_ENTRY"]
@@ -228,16 +224,7 @@ class KernelOps:
             both = ok[1:] & ok[:-1]
             if bool(both.any()):
                 step = max(step, float(xp.where(both, d, 0.0).max()))
-        if kcode == KERNEL_CODES["square"]:
-            h, reach = 0.5 * pf, 0.0
-        elif kcode == KERNEL_CODES["point"]:
-            h, reach = 0.0, 0.5
-        elif kcode in (KERNEL_CODES["lanczos2"], KERNEL_CODES["lanczos3"]):
-            h, reach = 0.0, (2.0 if kcode == KERNEL_CODES["lanczos2"] else 3.0) / s
-        elif kcode == KERNEL_CODES["gaussian"]:
-            h, reach = 0.0, max(GAUSSIAN_NSIG * pf / FWHM_SIGMA / s, 1.2 / s)
-        else:  # turbo, tophat
-            h, reach = 0.0, pf / s / 2.0
+        h, reach = kernel_reach(kcode, pf, s)
         m = (2.0 * h + 2.0 * h * h) * step + reach + 1.0
         bx0 = max(int(math.floor(xlo - m)), 0)
         bx1 = min(int(math.ceil(xhi + m)), out_nx - 1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpudriz._arrays import to_host
 from gpudriz._cuda_loader import needs_index64
 from gpudriz._cuda_ops import _as_i32
 from gpudriz.fallback.combine import AVERAGE, MINMED, SUM, combine_code, minmed_vectors
@@ -109,7 +110,4 @@ def driz_cr(ops, data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), sca
 
 def _host(v):
     """``v`` as a NumPy array (None stays None); per-image vectors are tiny."""
-    if v is None:
-        return None
-    get = getattr(v, "get", None)  # a CuPy array
-    return np.asarray(get() if callable(get) else v)
+    return None if v is None else to_host(v)

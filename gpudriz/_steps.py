@@ -46,8 +46,8 @@ def static_mask(md):
     extra = {}
     if p["staticfile"]:
         shapes = {w.key: w.chip.shape for w in md.chips}
-        extra = read_static_file(md.path(p["staticfile"]) if not str(p["staticfile"]).startswith("/")
-                                 else p["staticfile"], keys, shapes=shapes)  # fmt: skip
+        # md.path keeps an absolute name as it is.
+        extra = read_static_file(md.path(p["staticfile"]), keys, shapes=shapes)
     for w in md.chips:
         mask = acc.get(w.key)
         if w.key in extra:
@@ -71,7 +71,7 @@ def sky_subtraction(md):
                 header = w.chip.header.copy()
                 header.extend(w.exposure.primary_header, unique=True)  # SCI keyword first
                 w.sky = float(user_sky(header, p["skyuser"], source=w.chip.name)) * w.to_electrons
-                w.sky_done_by_user = True
+                w.sky_by_user = True
             continue
         values = []
         for w in group:
@@ -92,7 +92,7 @@ def sky_subtraction(md):
 def sky_subtracted(md, w):
     """The chip in electrons with its sky removed (unless the user already removed it)."""
     sci = md.read_electrons(w)
-    if w.sky and not getattr(w, "sky_done_by_user", False):
+    if w.sky and not w.sky_by_user:
         sci = sci - md.xp.float32(w.sky)
     return sci
 
@@ -207,7 +207,7 @@ def cosmic_rays(md):
     p = md.pars
     xp = md.xp
     for w in md.chips:
-        if getattr(w, "blot_path", None) is None:
+        if w.blot_path is None:
             raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
         data = md.read_electrons(w)
         blotted = to_xp(fits.getdata(w.blot_path), xp, np.float32) + xp.float32(w.sky)

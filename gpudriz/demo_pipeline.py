@@ -17,6 +17,7 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from gpudriz._arrays import to_host
 from gpudriz.multidrizzle import Multidrizzle
 from gpudriz.quicklook import write_png
 from gpudriz.science import ScienceFigures, cosmic_ray_figures, star_figures
@@ -52,7 +53,7 @@ def evaluate(md, truth) -> ScienceFigures:
     masks = {}
     for w in md.chips:
         if w.crmask is not None:
-            masks[(w.chip.path.name, w.chip.extver)] = (md.to_host(w.crmask), w.chip.wcs)
+            masks[(w.chip.path.name, w.chip.extver)] = (to_host(w.crmask), w.chip.wcs)
     cr, ncr, flagged, npk = cosmic_ray_figures(truth, masks) if masks else (
         float("nan"), 0, float("nan"), 0)  # fmt: skip
     drz = md.products.get("drz")

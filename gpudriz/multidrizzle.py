@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from gpudriz import parameters as P
-from gpudriz._arrays import to_host, to_xp
+from gpudriz._arrays import to_xp
 from gpudriz.backend import get_backend
-from gpudriz.inputs import InputError, resolve_inputs
+from gpudriz.inputs import resolve_inputs
 from gpudriz.instruments import Chip, Exposure, read_exposure
 from gpudriz.outframe import OutputFrame, output_frame
 from gpudriz.pixmap import calc_pixmap
@@ -86,8 +86,15 @@ class ChipWork:
         Static mask (True = good), shared by every chip with the same EXTVER.
     sky : float
         Sky subtracted (electrons).
+    sky_by_user : bool
+        The sky was subtracted before gpudriz (``skyuser``): it is recorded
+        and added back to the blot, never subtracted again.
+    blot_path : Path or None
+        The blotted median of this chip (electrons, sky not included).
     crmask : array or None
         Cosmic rays found by driz_cr (True = CR).
+    cor : ndarray or None
+        The chip with its cosmic rays replaced by the blot (``driz_cr_corr``).
     """
 
     chip: Chip
@@ -95,8 +102,10 @@ class ChipWork:
     to_electrons: float
     static_ok: object = None
     sky: float = 0.0
+    sky_by_user: bool = False
+    blot_path: Path | None = None
     crmask: object = None
-    separate_pixmap: object = field(default=None, repr=False)
+    cor: object = field(default=None, repr=False)
 
     @property
     def key(self):
@@ -366,5 +375,3 @@ class Multidrizzle:
                        disable_ctx=not context, max_ctx_id=max(nimages - 1, 0),
                        backend=self.backend)  # fmt: skip
 
-    def to_host(self, a):
-        return to_host(a)

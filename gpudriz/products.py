@@ -19,6 +19,7 @@ import numpy as np
 from astropy.io import fits
 
 from gpudriz import parameters as P
+from gpudriz._arrays import to_host
 
 __all__ = [
     "write_image",
@@ -80,8 +81,6 @@ def write_image(path, data, wcs_header, md, *, bunit=None, extname=None):
 
 def write_drizzle_product(md, d, frame):
     """``<output>_drz.fits`` (SCI, WHT, CTX; build=yes) or ``_drz_sci/_wht/_ctx.fits`` (build=no)."""
-    from gpudriz._arrays import to_host
-
     wcs_hdr = frame.header()
     sci = to_host(d.out_img).astype(np.float32)
     wht = to_host(d.out_wht).astype(np.float32)
@@ -129,7 +128,7 @@ def write_crmasks(md):
             h["EXTNAME"] = "CRMASK"
             h["EXTVER"] = w.chip.extver
             h["COMMENT"] = "non-zero where driz_cr detected a cosmic ray"
-            hdus.append(fits.ImageHDU(np.asarray(_host(w.crmask), dtype=np.uint8), header=h))
+            hdus.append(fits.ImageHDU(np.asarray(to_host(w.crmask), dtype=np.uint8), header=h))
         path = md.path(f"{root}_crmask.fits")
         _atomic_write(fits.HDUList(hdus), path)
         md.products[f"crmask:{root}"] = path
@@ -148,16 +147,10 @@ def write_cor(md):
             hdul[w.chip.sci_ext].data = w.cor.astype(hdul[w.chip.sci_ext].data.dtype)
             if w.chip.has_dq and w.chip.crbit:
                 dq = hdul[w.chip.dq_ext].data
-                dq[_host(w.crmask)] |= np.asarray(w.chip.crbit, dtype=dq.dtype)
+                dq[to_host(w.crmask)] |= np.asarray(w.chip.crbit, dtype=dq.dtype)
         path = md.path(f"{root}_cor.fits")
         _atomic_write(hdul, path)
         md.products[f"cor:{root}"] = path
-
-
-def _host(a):
-    from gpudriz._arrays import to_host
-
-    return to_host(a)
 
 
 def write_runfile(md):
