@@ -8,6 +8,8 @@ grouped by the step headings of section 1.4.  Beyond Table 2:
   in step 8.  Section 1.4 names no other parameter missing from Table 2: it
   does not describe ``driz_cr_grow``, ``driz_sep_bits``/``final_bits`` or
   ``combine_maskpt``, so they are not defined.
+- ``skymethod`` (localmin, globalmin or match; default localmin, the manual's
+  rule), AstroDrizzle's choice of how exposures' skies relate.
 - ``backend`` (group "gpudriz"), the engine argument of ``Multidrizzle``, so
   that the command line and configuration files can set it.
 
@@ -473,6 +475,12 @@ _DEFINITIONS = (
        minimum=0.0, exclusive_minimum=True),
     _p("skyusigma", "sky", "float", 4.0, "Upper side clipping factor (in sigma)",
        minimum=0.0, exclusive_minimum=True),
+    _p("skymethod", "sky", "choice", "localmin", "Sky method: localmin, globalmin or match",
+       choices=("localmin", "globalmin", "match"),
+       note="Not a MultiDrizzle parameter (AstroDrizzle's): localmin is the manual's behaviour, "
+            "each exposure's lowest chip surface brightness; globalmin takes the lowest over "
+            "all exposures for every exposure; match solves the sky differences between "
+            "exposures from their overlaps, for mosaics whose exposures see different skies."),
     _p("skyuser", "sky", "keyword", None,
        "KEYWORD indicating a sky subtraction value if done by user.",
        nullable=True, none_means="MultiDrizzle computes and subtracts the sky"),

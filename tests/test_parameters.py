@@ -101,7 +101,7 @@ SECTION_14 = {
     "init": "input output mdriztab refimage runfile workinplace coeffs context clean group bits "
             "ra dec build shiftfile",
     "static": "static staticfile static_sig",
-    "sky": "skysub skywidth skystat skylower skyupper skyclip skylsigma skyusigma skyuser",
+    "sky": "skysub skywidth skystat skylower skyupper skyclip skylsigma skyusigma skymethod skyuser",
     "driz_separate": "driz_separate driz_sep_outnx driz_sep_outny driz_sep_kernel driz_sep_scale "
                      "driz_sep_pixfrac driz_sep_rot driz_sep_fillval",
     "median": "median median_newmasks combine_type combine_nsigma combine_nlow combine_nhigh "
@@ -123,15 +123,18 @@ def test_every_table2_parameter_has_its_manual_default():
         assert name in PARAMETERS, name
         got = PARAMETERS[name].default
         assert got == default and type(got) is type(default), (name, got)
-    assert set(PARAMETERS) - set(TABLE2) == {"final_wht_type", "backend"}
+    assert set(PARAMETERS) - set(TABLE2) == {"final_wht_type", "skymethod", "backend"}
     assert PARAMETERS["final_wht_type"].default == "EXP"
+    assert PARAMETERS["skymethod"].default == "localmin"  # the manual's behaviour
     assert PARAMETERS["backend"].default == "auto"
 
 
 def test_order_follows_the_manual():
-    # Table 2's order, with final_wht_type where section 1.4 puts it.
+    # Table 2's order, with final_wht_type where section 1.4 puts it and
+    # AstroDrizzle's skymethod before skyuser.
     expected = list(TABLE2)
     expected.insert(expected.index("driz_combine") + 1, "final_wht_type")
+    expected.insert(expected.index("skyuser"), "skymethod")
     assert list(PARAMETERS) == expected + ["backend"]
 
 
