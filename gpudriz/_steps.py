@@ -61,38 +61,54 @@ def static_mask(md):
 
 
 def sky_subtraction(md):
-    """Per-chip clipped sky; per exposure the minimum surface brightness, recorded as MDRIZSKY."""
-    from gpudriz.skysub import chip_sky, exposure_sky, user_sky
+    """Per-chip clipped sky combined per ``skymethod`` (or ``skyuser``'s), recorded as MDRIZSKY.
+
+    localmin (the manual's rule): per exposure the lowest surface brightness
+    of its chips; globalmin: the lowest rate per unit area of all exposures,
+    for all; match: the exposures' sky differences solved from their
+    overlaps (:mod:`gpudriz.skymatch`), anchored on the localmin values.
+    """
+    from gpudriz.skysub import chip_sky, exposure_sky, global_sky, user_sky
 
     p = md.pars
-    for group in _by_exposure(md):
-        if p["skyuser"]:
-            for w in group:
-                header = w.chip.header.copy()
-                header.extend(w.exposure.primary_header, unique=True)  # SCI keyword first
-                w.sky = float(user_sky(header, p["skyuser"], source=w.chip.name)) * w.to_electrons
-                w.sky_by_user = True
-            continue
-        values = []
-        for w in group:
-            sci = md.read_electrons(w)
-            values.append(chip_sky(
-                sci, xp=md.xp, good=md.good_mask(w), skystat=p["skystat"], skywidth=p["skywidth"],
-                skylower=p["skylower"], skyupper=p["skyupper"], skyclip=p["skyclip"],
-                skylsigma=p["skylsigma"], skyusigma=p["skyusigma"],
-            ))  # fmt: skip
-        skies = exposure_sky(values, [w.chip.pixel_scale for w in group])
-        for w, sky in zip(group, skies):
+    groups = _by_exposure(md)
+    if p["skyuser"]:
+        # The user's value wins over every skymethod.
+        for w in md.chips:
+            header = w.chip.header.copy()
+            header.extend(w.exposure.primary_header, unique=True)  # SCI keyword first
+            w.sky = float(user_sky(header, p["skyuser"], source=w.chip.name)) * w.to_electrons
+            w.sky_by_user = True
+        log.info("skysub: MDRIZSKY (e-) %s", {w.chip.name: round(w.sky, 3) for w in md.chips})
+        return
+    values = [[chip_sky(
+        md.read_electrons(w), xp=md.xp, good=md.good_mask(w), skystat=p["skystat"],
+        skywidth=p["skywidth"], skylower=p["skylower"], skyupper=p["skyupper"], skyclip=p["skyclip"],
+        skylsigma=p["skylsigma"], skyusigma=p["skyusigma"],
+    ) for w in group] for group in groups]  # fmt: skip
+    scales = [[w.chip.pixel_scale for w in group] for group in groups]
+    names = [group[0].exposure.path.name for group in groups]
+    if p["skymethod"] == "globalmin":
+        skies = global_sky(values, scales, [g[0].chip.exptime for g in groups], names=names)
+    else:
+        skies = [exposure_sky(v, s, name=n) for v, s, n in zip(values, scales, names)]
+        if p["skymethod"] == "match":
+            from gpudriz.skymatch import match_sky
+
+            skies = match_sky(md, groups, skies)
+    for group, group_skies in zip(groups, skies):
+        for w, sky in zip(group, group_skies):
             if not np.isfinite(sky):
                 raise PipelineError(f"sky: no usable pixels to measure the sky of {w.chip.name}.")
             w.sky = float(sky)
-    log.info("skysub: MDRIZSKY (e-) %s", {w.chip.name: round(w.sky, 3) for w in md.chips})
+    log.info("skysub (%s): MDRIZSKY (e-) %s", p["skymethod"],
+             {w.chip.name: round(w.sky, 3) for w in md.chips})  # fmt: skip
 
 
 def sky_subtracted(md, w):
     """The chip in electrons with its sky removed (unless the user already removed it)."""
     sci = md.read_electrons(w)
-    if w.sky and not w.sky_by_user:
+    if w.sky and w.sky_in_data:
         sci = sci - md.xp.float32(w.sky)
     return sci
 
@@ -210,6 +226,9 @@ def cosmic_rays(md):
         if w.blot_path is None:
             raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
         data = md.read_electrons(w)
+        if not w.sky_in_data:
+            # The noise model needs the sky in both images: |D - B| does not change.
+            data = data + xp.float32(w.sky)
         blotted = to_xp(fits.getdata(w.blot_path), xp, np.float32) + xp.float32(w.sky)
         rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
         mask = xp.zeros(w.chip.shape, dtype=xp.uint8)
@@ -219,7 +238,10 @@ def cosmic_rays(md):
         w.crmask = mask.astype(bool)
         w.cor = None
         if p["driz_cr_corr"]:
-            w.cor = to_host(xp.where(w.crmask, blotted, data)) / np.float32(w.to_electrons)
+            cor = xp.where(w.crmask, blotted, data)
+            if not w.sky_in_data:
+                cor = cor - xp.float32(w.sky)  # _cor keeps the input's sky state
+            w.cor = to_host(cor) / np.float32(w.to_electrons)
     products.write_crmasks(md)
     if p["driz_cr_corr"]:
         products.write_cor(md)
@@ -230,30 +252,84 @@ def cosmic_rays(md):
 # -- 8: final drizzle ----------------------------------------------------------------
 
 
+def chip_variance(md, w):
+    """Variance of every pixel of the chip in electrons^2, on the backend.
+
+    From the ERR extension when the chip has one, ``(ERR x to_electrons)^2``;
+    otherwise the noise model ``max(data, 0) + rdnoise^2`` per amplifier, with
+    ``data`` the chip in electrons as observed, sky included (a sky removed
+    before gpudriz, ``skyuser``, or in the file, ``workinplace``, is added
+    back: it was photons too).
+    Unusable pixels (negative ERR, non-finite values) are NaN.
+    """
+    xp = md.xp
+    if w.chip.has_err:
+        err = to_xp(w.chip.read_err() * np.float32(w.to_electrons), xp, np.float32)
+        return xp.where(err >= 0, err * err, xp.float32(np.nan))
+    data = md.read_electrons(w)
+    if not w.sky_in_data:
+        data = data + xp.float32(w.sky)
+    rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
+    # NaN data stay NaN (np.maximum propagates it), so they are flagged below.
+    return xp.maximum(data, xp.float32(0.0)) + rn * rn
+
+
 def final_drizzle(md):
-    """The final drizzle: sky-subtracted chips, weights per final_wht_type, CRs masked."""
+    """The final drizzle: sky-subtracted chips, weights per final_wht_type, CRs masked.
+
+    Each chip's variance (:func:`chip_variance`) is drizzled alongside as
+    ``data2``, co-added with the squared weights (drizzle 3.x), so that
+    ``sqrt(out_img2)`` is the propagated error of SCI in electrons/s: the
+    product's ERR.  A pixel whose variance is negative or non-finite gets
+    weight 0 (it is left out of SCI too: its noise is unknown).
+    """
     p = md.pars
     xp = md.xp
     frame = md.final_frame
+    ny, nx = frame.shape
+    # The variance output (float32) and ERR computed from it: two more output-sized arrays.
+    md.backend.ops.check_memory(2 * 4 * ny * nx, f"the {nx}x{ny} final variance and ERR arrays")
     d = md.new_drizzle(p["final_kernel"], frame, p["final_fillval"], context=p["context"],
                        nimages=len(md.chips))  # fmt: skip
     for w in md.chips:
         exptime = w.chip.exptime
         good = md.good_mask(w, with_cr=True).astype(np.float32)
+        var = chip_variance(md, w)
         kind = p["final_wht_type"]
         if kind == "EXP":
             weights = good * np.float32(exptime)
         elif kind == "ERR":
-            err = to_xp(w.chip.read_err() * np.float32(w.to_electrons), xp, np.float32)
+            # var is ERR^2 in electrons^2 here (final_wht_type ERR needs ERR extensions).
             with np.errstate(divide="ignore", invalid="ignore"):
-                ivar = xp.where(err > 0, (np.float32(exptime) / err) ** 2, 0.0)
+                ivar = xp.where(var > 0, np.float32(exptime) ** 2 / var, 0.0)
             weights = good * ivar.astype(np.float32)
         else:  # IVM
             ivm_path = md.ivm[md.exposures.index(w.exposure)]
             ivm = products.read_ivm(ivm_path, w.chip)
             weights = good * to_xp(ivm, xp, np.float32)
+        usable = xp.isfinite(var)
+        weights = xp.where(usable, weights, xp.float32(0.0))
+        var = xp.where(usable, var, xp.float32(0.0))
         s = md.scale_ratio(w, frame)
-        d.add_image(sky_subtracted(md, w), exptime, md.pixmap_to(w, frame), weight_map=weights,
-                    pixfrac=p["final_pixfrac"], in_units="counts", iscale=s * s,
-                    pixel_scale_ratio=s)  # fmt: skip
-    products.write_drizzle_product(md, d, frame)
+        # data2 is scaled by (iscale / exptime)^2 like the data by iscale / exptime:
+        # electrons^2 in, (electrons/s)^2 out, the square of SCI's units.
+        d.add_image(sky_subtracted(md, w), exptime, md.pixmap_to(w, frame), data2=var,
+                    weight_map=weights, pixfrac=p["final_pixfrac"], in_units="counts",
+                    iscale=s * s, pixel_scale_ratio=s)  # fmt: skip
+        del var, usable  # not held while the next chip is read
+    products.write_drizzle_product(md, d, frame, err=final_error(md, d))
+
+
+def final_error(md, d):
+    """ERR of the final drizzle: ``sqrt(out_img2)`` in electrons/s, on the host.
+
+    Pixels without input (zero weight) get ``final_fillval`` when it is set,
+    else 0.
+    """
+    xp = md.xp
+    var = d.out_img2[0]
+    empty = d.out_wht == 0
+    fill = md.pars["final_fillval"]
+    err = xp.sqrt(xp.where(empty, xp.float32(0.0), var))
+    err = xp.where(empty, xp.float32(0.0 if fill is None else fill), err)
+    return to_host(err).astype(np.float32)

@@ -5,7 +5,8 @@
     wildcard, a comma-separated list or an @file) with the manual's parameter
     names, e.g. ``gpudriz j8cw030x0_asn.fits final_pixfrac=0.8``.  The same
     run as ``Multidrizzle(INPUT, **pars).run()``; ``--config FILE`` reads
-    parameters from a configuration file first.
+    parameters from a configuration file first; ``--editpars`` opens them in
+    ``$EDITOR`` (``Multidrizzle.editpars()``) before the run.
 ``gpudriz demo [DIR]``
     Make a synthetic ACS/WFC association in DIR, run the pipeline on it, and
     check the result against the truth (``--drizzle-only``: the core-engine
@@ -47,12 +48,13 @@ def _demo_parser():
 
 def _usage():
     return (
-        "usage: gpudriz INPUT [name=value ...] [--name value ...] [--config FILE]\n"
+        "usage: gpudriz INPUT [name=value ...] [--name value ...] [--config FILE] [--editpars]\n"
         "       gpudriz demo [DIR] [--backend B] [--chip NY NX]\n"
         "       gpudriz help          (every parameter)\n"
         "       gpudriz --version\n\n"
         "Runs MultiDrizzle (manual section 1.3) on INPUT with the manual's parameter names,\n"
         "e.g.  gpudriz j8cw030x0_asn.fits final_pixfrac=0.8\n"
+        "--editpars opens the parameters in $EDITOR (checked on save) before running.\n"
     )
 
 
@@ -88,6 +90,9 @@ def _pipeline(argv):
 
     input_ = argv[0]
     rest = list(argv[1:])
+    # A flag without a value, so it is taken out before the name=value settings.
+    editpars = "--editpars" in rest
+    rest = [a for a in rest if a != "--editpars"]
     pars = {}
     if "--config" in rest:
         k = rest.index("--config")
@@ -97,7 +102,7 @@ def _pipeline(argv):
         del rest[k : k + 2]
     pars.update(P.parse_cli(rest))
     pars.pop("input", None)
-    md = Multidrizzle(input=input_, **pars)
+    md = Multidrizzle(input=input_, editpars=editpars, **pars)
     md.build()
     products = md.run()
     for kind, path in products.items():
@@ -123,6 +128,8 @@ def main(argv=None):
     try:
         if argv[0] == "demo":
             return _demo(argv[1:])
+        if argv[0] == "--editpars" and len(argv) > 1:
+            argv = [*argv[1:], "--editpars"]  # the flag may come before INPUT too
         if argv[0].startswith("-"):
             return _fail(f"unknown option {argv[0]!r}; see 'gpudriz --help'.", 2)
         return _pipeline(argv)

@@ -24,7 +24,8 @@ The orchestration never touches an array library directly beyond the
 backend's array module ``xp``; the per-pixel work runs on the backend
 (CUDA kernels or their Numba twins; design principle 2).  Inputs are read,
 never written (``workinplace=no``); working data stay in memory or in the
-output folder.
+output folder.  ``workinplace=yes`` writes the sky and the cosmic-ray flags
+into the inputs after their steps (:mod:`gpudriz.inplace`).
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ from pathlib import Path
 
 import numpy as np
 
+from gpudriz import inplace
 from gpudriz import parameters as P
 from gpudriz._arrays import to_xp
 from gpudriz.backend import get_backend
+from gpudriz.distortion import apply_coeffs
 from gpudriz.inputs import resolve_inputs
 from gpudriz.instruments import Chip, Exposure, read_exposure
 from gpudriz.outframe import OutputFrame, output_frame
 from gpudriz.pixmap import calc_pixmap
 from gpudriz.resample import Drizzle
+from gpudriz.shiftfile import apply_shiftfile, read_shiftfile
 
 __all__ = ["Multidrizzle", "STEP_NAMES", "help", "PipelineError"]
 
@@ -58,13 +62,8 @@ MASKPT = 0.7
 #: Memory the median may use for one section of the stacked images (bytes).
 MEDIAN_BUDGET = 512 * 2**20
 
-#: Parameter values a later release implements; until then they are refused
-#: with a clear error instead of being silently ignored.
-_NOT_YET = {
-    "mdriztab": (True, "reading an MDRIZTAB"),
-    "workinplace": (True, "working on the input files in place"),
-    "shiftfile": (None, "applying a shift file"),
-}
+#: What ``workinplace=yes`` writes into the inputs after a step (manual, workinplace).
+_IN_PLACE = {"skysub": inplace.write_sky, "driz_cr": inplace.write_cr_flags}
 
 
 class PipelineError(RuntimeError):
@@ -87,8 +86,10 @@ class ChipWork:
     sky : float
         Sky subtracted (electrons).
     sky_by_user : bool
-        The sky was subtracted before gpudriz (``skyuser``): it is recorded
-        and added back to the blot, never subtracted again.
+        The sky was subtracted before gpudriz (``skyuser``): it is recorded,
+        never subtracted again.
+    sky_written : bool
+        The sky was subtracted from the input file itself (``workinplace``).
     blot_path : Path or None
         The blotted median of this chip (electrons, sky not included).
     crmask : array or None
@@ -103,6 +104,7 @@ class ChipWork:
     static_ok: object = None
     sky: float = 0.0
     sky_by_user: bool = False
+    sky_written: bool = False
     blot_path: Path | None = None
     crmask: object = None
     cor: object = field(default=None, repr=False)
@@ -110,6 +112,11 @@ class ChipWork:
     @property
     def key(self):
         return self.chip.extver
+
+    @property
+    def sky_in_data(self) -> bool:
+        """Whether the input data still contain the sky (not removed by the user or in place)."""
+        return not (self.sky_by_user or self.sky_written)
 
 
 def _to_electrons(chip: Chip) -> float:
@@ -152,8 +159,8 @@ class Multidrizzle:
         Rootname of the products; default from the association's product, else
         "final".
     editpars : bool
-        Open the parameter editor; not available in this release (an error
-        says so).
+        Open the parameter editor (:meth:`editpars`) at the end of the
+        initialization, with the values given here.
     backend : {"auto", "cpu", "cuda"}, gpudriz.backend.Backend or None
         Engine; None takes the ``backend`` parameter, else ``GPUDRIZ_BACKEND``,
         else "auto".
@@ -177,11 +184,6 @@ class Multidrizzle:
 
     def __init__(self, input="flt.fits", output=None, editpars=False, backend=None, workdir=None,
                  **pars):  # fmt: skip
-        if editpars:
-            raise P.ParameterError(
-                "editpars = yes is not available in this release: set parameters as keywords, "
-                "on the command line or in a configuration file."
-            )
         self.pars = P.Parameters()
         values = dict(pars)
         values["input"] = input
@@ -205,6 +207,15 @@ class Multidrizzle:
         self._built = False
         self._singles = []
         self._median_path = None
+        #: The MDRIZTAB row applied (gpudriz.mdriztab.MdriztabSelection), or None.
+        self.mdriztab = None
+        # The manual's session edits parameters between Multidrizzle() and
+        # build(), so the table is applied now and later edits win.
+        if self.pars["mdriztab"]:
+            self._apply_mdriztab(given=values)
+        # Last, so that the editor shows the values of the keywords and of the table.
+        if editpars:
+            self.editpars()
 
     # -- public API -------------------------------------------------------------
 
@@ -213,12 +224,54 @@ class Multidrizzle:
         print(_USAGE)
         print(P.help_text(self.pars))
 
-    def editpars(self):
-        """The manual's parameter editor: not available in this release (an error says so)."""
-        raise P.ParameterError(
-            "editpars() is not available in this release: set parameters as keywords, on the "
-            "command line or in a configuration file (see gpudriz.help())."
-        )
+    def editpars(self, mode=None):
+        """The manual's parameter editor: every parameter, by step, changed and validated.
+
+        Each parameter is shown with its kind, default and allowed values;
+        what the user changes is validated, and ``self.pars`` changes only
+        when every value is valid (see :mod:`gpudriz.editpars`).  Call
+        :meth:`build` afterwards (:meth:`run` rebuilds if parameters changed).
+
+        Parameters
+        ----------
+        mode : {None, "editor", "form"}
+            "editor": a commented configuration file opened in ``$VISUAL`` or
+            ``$EDITOR``, re-opened with the error at the top while a value is
+            invalid; returns when the editor closes on a valid file.  "form":
+            an ipywidgets form displayed in the notebook; its Apply button sets
+            the values.  None: the form in a Jupyter notebook, else the editor.
+
+        Raises
+        ------
+        ParameterError
+            For an unknown ``mode``, when no editor can be used, or when the
+            user cancels (the editor exits with an error status, or the file
+            is saved unchanged after an error): the parameters are unchanged.
+        ImportError
+            For the form, when ipywidgets is not installed.
+        """
+        from gpudriz import editpars as E
+
+        if mode not in (None, "editor", "form"):
+            raise P.ParameterError(
+                f"editpars mode = {mode!r} is not valid: expected None, 'editor' or 'form'."
+            )
+        if mode == "form" or (mode is None and E.in_notebook()):
+            E.show_form(self.pars, on_apply=self._parameters_edited)
+            return
+        self._parameters_edited(E.edit_in_editor(self.pars))
+
+    def _parameters_edited(self, changed: dict):
+        """Take in edited parameters: the next run() builds again with them."""
+        if not changed:
+            log.info("editpars: no parameter changed.")
+            return
+        if "backend" in changed:
+            # The edit is the user's latest word: it wins over the backend argument.
+            self._backend_arg = self.pars["backend"]
+        self._built = False
+        settings = ", ".join(f"{k} = {P.format_value(v)}" for k, v in changed.items())
+        log.info("editpars: %s.", settings)
 
     def build(self):
         """Step 1, initialization: read the inputs and compute the output frames.
@@ -228,17 +281,8 @@ class Multidrizzle:
         can be inspected.
         """
         p = self.pars
-        for name, (bad, what) in _NOT_YET.items():
-            value = p[name]
-            if (bad is None and value not in (None, "")) or (bad is not None and value == bad):
-                raise P.ParameterError(
-                    f"{name} = {P.format_value(value)}: {what} is not available in this release."
-                )
-        if p["coeffs"] not in ("header",):
-            raise P.ParameterError(
-                f"coeffs = {P.format_value(p['coeffs'])}: only the header's distortion model "
-                "('header') is available in this release; other models are not available yet."
-            )
+        if p["mdriztab"] and self.mdriztab is None:
+            self._apply_mdriztab()  # switched on after Multidrizzle()
         # An explicit argument wins; the parameter's default "auto" defers to
         # the GPUDRIZ_BACKEND environment variable.
         choice = self._backend_arg
@@ -258,6 +302,12 @@ class Multidrizzle:
             ChipWork(chip=c, exposure=e, to_electrons=_to_electrons(c))
             for e in self.exposures for c in e.chips
         ]  # fmt: skip
+        # The distortion model, then the registration corrections, go into each
+        # chip's WCS before any frame is computed from them.
+        apply_coeffs(self.exposures, p["coeffs"], cwd=self.workdir)
+        if p["shiftfile"]:
+            apply_shiftfile(read_shiftfile(self.path(p["shiftfile"])), self.exposures,
+                            default_reference=lambda: self._final_frame().wcs, cwd=self.workdir)
         if p["final_wht_type"] == "IVM" and any(v is None for v in self.ivm):
             raise P.ParameterError(
                 "final_wht_type = IVM needs an inverse-variance map for every exposure "
@@ -278,11 +328,7 @@ class Multidrizzle:
             wcs_list, shapes, scale=p["driz_sep_scale"] or native, rot=p["driz_sep_rot"],
             outnx=p["driz_sep_outnx"], outny=p["driz_sep_outny"], ra=p["ra"], dec=p["dec"],
         )  # fmt: skip
-        self.final_frame = output_frame(
-            wcs_list, shapes, scale=p["final_scale"] or native, rot=p["final_rot"],
-            outnx=p["final_outnx"], outny=p["final_outny"], ra=p["ra"], dec=p["dec"],
-            refimage=p["refimage"],
-        )  # fmt: skip
+        self.final_frame = self._final_frame()
         self._built = True
         log.info(
             "build: %d exposure(s), %d chip(s); separate frame %dx%d, final frame %dx%d; "
@@ -291,6 +337,17 @@ class Multidrizzle:
             self.final_frame.shape[1], self.final_frame.shape[0], self.backend.name,
         )  # fmt: skip
         return self
+
+    def _final_frame(self) -> OutputFrame:
+        """The final frame of the chips' current WCS (also the shift file's default reference)."""
+        p = self.pars
+        native = self.chips[0].chip.pixel_scale
+        return output_frame(
+            [c.chip.wcs for c in self.chips], [c.chip.shape for c in self.chips],
+            scale=p["final_scale"] or native, rot=p["final_rot"], outnx=p["final_outnx"],
+            outny=p["final_outny"], ra=p["ra"], dec=p["dec"],
+            refimage=self.path(p["refimage"]) if p["refimage"] else None,
+        )  # fmt: skip
 
     def run(self, static=None, skysub=None, driz_separate=None, median=None, blot=None,
             driz_cr=None, driz_combine=None):  # fmt: skip
@@ -320,6 +377,8 @@ class Multidrizzle:
             log.info("step %d/%d: %s", k, len(enabled), name)
             t0 = time.perf_counter()
             fn(self)
+            if self.pars["workinplace"] and name in _IN_PLACE:
+                _IN_PLACE[name](self)
             self.timings[name] = time.perf_counter() - t0
             log.info("step %d/%d: %s done in %.2f s", k, len(enabled), name, self.timings[name])
         from gpudriz import products
@@ -328,6 +387,32 @@ class Multidrizzle:
         if self.pars["clean"]:
             products.clean_intermediates(self)
         return self.products
+
+    def _apply_mdriztab(self, given=None):
+        """Set the parameters from the MDRIZTAB row that fits the inputs (``mdriztab=yes``).
+
+        The table's values override the other parameters (manual,
+        ``mdriztab``), never input, output, mdriztab or backend; a value given
+        to ``Multidrizzle()`` that the table replaces is logged as a warning.
+        The row is kept as ``self.mdriztab``.
+        """
+        from gpudriz.mdriztab import read_mdriztab
+
+        inputs = resolve_inputs(self.pars["input"], output=self.pars["output"], cwd=self.workdir)
+        selection = read_mdriztab(inputs.exposures, workdir=self.workdir)
+        given = {P.canonical_name(k): v for k, v in (given or {}).items()}
+        for name, value in selection.values.items():
+            if name in given and P.validate(name, given[name]) != value:
+                log.warning("mdriztab: the table's %s = %s replaces the %s given.", name,
+                            P.format_value(value), P.format_value(P.validate(name, given[name])))  # fmt: skip
+        self.pars.update(selection.values)
+        self.mdriztab = selection
+        log.info(
+            "mdriztab: parameters from %s (MDRIZTAB = %s), row %d: filter %s, numimages %d, for %d "
+            "input exposure(s); %s.", selection.path, selection.name, selection.row,
+            selection.filter, selection.numimages, selection.nimages,
+            ", ".join(f"{k} = {P.format_value(v)}" for k, v in selection.values.items()) or "no values",
+        )  # fmt: skip
 
     # -- helpers used by the steps ----------------------------------------------
 

@@ -63,6 +63,10 @@ def provenance_cards(md) -> fits.Header:
         h[f"D{k:03d}DATA"] = (f"{w.chip.path.name}[SCI,{w.chip.extver}]", "input chip")
         h[f"D{k:03d}EXPT"] = (w.chip.exptime, "exposure time (s)")
         h[f"D{k:03d}SKY"] = (round(float(w.sky), 6), "MDRIZSKY: sky subtracted (electrons)")
+    table = getattr(md, "mdriztab", None)  # gpudriz.mdriztab.MdriztabSelection (mdriztab=yes)
+    if table is not None:
+        h["MDRIZTAB"] = (table.name, "parameter table used (mdriztab=yes)")
+        h["MDZTABRW"] = (table.row, "row of the MDRIZTAB used (from 1)")
     for name, value in md.pars.changed().items():
         h.add_history(f"gpudriz parameter {name} = {P.format_value(value)}")
     return h
@@ -79,8 +83,20 @@ def write_image(path, data, wcs_header, md, *, bunit=None, extname=None):
     _atomic_write(fits.HDUList([fits.PrimaryHDU(np.asarray(data), header=hdr)]), Path(path))
 
 
-def write_drizzle_product(md, d, frame):
-    """``<output>_drz.fits`` (SCI, WHT, CTX; build=yes) or ``_drz_sci/_wht/_ctx.fits`` (build=no)."""
+def write_drizzle_product(md, d, frame, *, err=None):
+    """``<output>_drz.fits`` (SCI, WHT, CTX, ERR; build=yes) or ``_drz_sci/_wht/_ctx/_err.fits``.
+
+    Parameters
+    ----------
+    md : Multidrizzle
+    d : gpudriz.resample.Drizzle
+        The final drizzle.
+    frame : gpudriz.outframe.OutputFrame
+        Its output frame (WCS of every extension).
+    err : ndarray, optional
+        The propagated error of SCI (electrons/s).  It comes last, after CTX,
+        so that readers of HST's SCI, WHT, CTX layout by index still work.
+    """
     wcs_hdr = frame.header()
     sci = to_host(d.out_img).astype(np.float32)
     wht = to_host(d.out_wht).astype(np.float32)
@@ -89,11 +105,14 @@ def write_drizzle_product(md, d, frame):
         ctx = ctx[0]
     prov = provenance_cards(md)
     out = md.output
+    # ERR last: readers of HST's SCI, WHT, CTX by index still find them.
+    planes = [("SCI", sci, "ELECTRONS/S"), ("WHT", wht, None), ("CTX", ctx, None),
+              ("ERR", err, "ELECTRONS/S")]  # fmt: skip
     if md.pars["build"]:
         primary = fits.PrimaryHDU(header=prov)
         primary.header["FILENAME"] = f"{out}_drz.fits"
         hdus = [primary]
-        for name, data, unit in (("SCI", sci, "ELECTRONS/S"), ("WHT", wht, None), ("CTX", ctx, None)):
+        for name, data, unit in planes:
             if data is None:
                 continue
             h = fits.Header()
@@ -107,12 +126,12 @@ def write_drizzle_product(md, d, frame):
         _atomic_write(fits.HDUList(hdus), path)
         md.products["drz"] = path
     else:
-        for name, data, unit in (("sci", sci, "ELECTRONS/S"), ("wht", wht, None), ("ctx", ctx, None)):
+        for name, data, unit in planes:
             if data is None:
                 continue
-            path = md.path(f"{out}_drz_{name}.fits")
+            path = md.path(f"{out}_drz_{name.lower()}.fits")
             write_image(path, data, wcs_hdr, md, bunit=unit)
-            md.products[f"drz_{name}"] = path
+            md.products[f"drz_{name.lower()}"] = path
     log.info("driz_combine: wrote %s", ", ".join(str(p.name) for p in md.products.values()))
 
 

@@ -4,8 +4,12 @@ Per chip, the sky is a clipped statistic of its good pixels
 (:func:`chip_sky`).  Chips of one exposure see the same sky per unit solid
 angle but may have different pixel areas, so the exposure's sky is the
 lowest surface brightness of its chips, converted back to each chip's pixel
-area (:func:`exposure_sky`).  Alternatively the user names a header keyword
-that holds a sky already subtracted (``skyuser``, :func:`user_sky`).
+area (:func:`exposure_sky`; ``skymethod = localmin``, the manual's rule).
+``skymethod = globalmin`` gives every exposure the lowest sky rate per unit
+area of all exposures (:func:`global_sky`); ``match`` solves the exposures'
+sky differences from their overlaps (:mod:`gpudriz.skymatch`).
+Alternatively the user names a header keyword that holds a sky already
+subtracted (``skyuser``, :func:`user_sky`).
 
 Units: the data, ``skylower`` and ``skyupper`` and the returned sky are in
 electrons per pixel ("always in electrons", manual Table 2); a caller with
@@ -26,12 +30,15 @@ from collections.abc import Mapping, Sequence
 from gpudriz.inputs import InputError
 from gpudriz.stats import _check_limit, _check_positive, clipped_stats
 
-__all__ = ["chip_sky", "exposure_sky", "user_sky", "SKY_STATS"]
+__all__ = ["SKY_METHODS", "SKY_STATS", "chip_sky", "exposure_sky", "global_sky", "user_sky"]
 
 log = logging.getLogger("gpudriz")
 
 #: Values of the ``skystat`` parameter.
 SKY_STATS = ("median", "mode", "mean")
+
+#: Values of the ``skymethod`` parameter.
+SKY_METHODS = ("localmin", "globalmin", "match")
 
 
 def chip_sky(
@@ -173,6 +180,66 @@ def exposure_sky(chip_values: Sequence[float], pixel_scales: Sequence[float], *,
         return [0.0] * len(values)
     lowest = min(brightness)
     return [lowest * s * s for s in scales]
+
+
+def global_sky(chip_values, pixel_scales, exptimes, *, names=None) -> list[list[float]]:
+    """``skymethod = globalmin``: the lowest sky rate per unit area of all exposures, for all.
+
+    Each chip's sky is turned into a surface-brightness rate,
+    ``sky / exptime / pscale**2`` (exposures of different length and chips
+    of different pixel area compare only so); the lowest over every chip of
+    every exposure is converted back to each chip, ``x exptime x
+    pscale**2``.  A chip whose sky is NaN does not take part.
+
+    Parameters
+    ----------
+    chip_values : sequence of sequences of float
+        Per exposure, the sky of each chip (electrons per pixel).
+    pixel_scales : sequence of sequences of float
+        Per exposure, each chip's undistorted pixel scale (one unit for all).
+    exptimes : sequence of float
+        Exposure time of each exposure, seconds.
+    names : sequence of str, optional
+        The exposures, for the log.
+
+    Returns
+    -------
+    list of list of float
+        Sky per chip, electrons per pixel, nested like ``chip_values``.
+        When no chip has a finite sky, 0.0 everywhere (logged as a warning).
+
+    Raises
+    ------
+    ValueError
+        If the nestings differ, an exposure has no chip, a pixel scale or an
+        exposure time is not a positive number.
+    """
+    if not (len(chip_values) == len(pixel_scales) == len(exptimes)) or not chip_values:
+        raise ValueError(
+            f"'chip_values' ({len(chip_values)}), 'pixel_scales' ({len(pixel_scales)}) and 'exptimes' "
+            f"({len(exptimes)}) must give one entry per exposure, at least one."
+        )
+    rates, scales, times = [], [], []
+    for e, (values, sc, t) in enumerate(zip(chip_values, pixel_scales, exptimes)):
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t) or t <= 0:
+            raise ValueError(f"'exptimes' must hold positive numbers; exposure {e} has {t!r}.")
+        sc = [_pixel_scale(s, i) for i, s in enumerate(sc)]
+        values = [float(v) for v in values]
+        if not values or len(values) != len(sc):
+            raise ValueError(
+                f"exposure {e}: 'chip_values' ({len(values)}) and 'pixel_scales' ({len(sc)}) must give "
+                f"one value per chip, at least one."
+            )
+        rates += [(v / (t * s * s), e) for v, s in zip(values, sc) if math.isfinite(v)]
+        scales.append(sc)
+        times.append(float(t))
+    if not rates:
+        log.warning("sky: no chip of any exposure has a measurable sky; no sky is subtracted.")
+        return [[0.0] * len(sc) for sc in scales]
+    lowest, where = min(rates)
+    log.info("sky: globalmin %.5g e-/s per unit area, from %s, applied to every exposure.", lowest,
+             names[where] if names else f"exposure {where}")  # fmt: skip
+    return [[lowest * t * s * s for s in sc] for sc, t in zip(scales, times)]
 
 
 def user_sky(header, keyword: str, *, source=None) -> float:

@@ -15,7 +15,6 @@ from cuda_host import gxx_available, host_backend
 import gpudriz
 from gpudriz.cli import main
 from gpudriz.demo_pipeline import evaluate
-from gpudriz.parameters import ParameterError
 from gpudriz.synthetic import make_association
 
 CHIP = (128, 256)
@@ -68,8 +67,8 @@ def test_products_and_headers(session):
     drz = folder / f"{truth.rootname}_drz.fits"
     assert products["drz"] == drz
     with fits.open(drz) as h:
-        assert [x.name for x in h[1:]] == ["SCI", "WHT", "CTX"]
-        assert h["SCI"].header["BUNIT"] == "ELECTRONS/S"
+        assert [x.name for x in h[1:]] == ["SCI", "WHT", "CTX", "ERR"]
+        assert h["SCI"].header["BUNIT"] == h["ERR"].header["BUNIT"] == "ELECTRONS/S"
         assert h["SCI"].header["CTYPE1"].startswith("RA---TAN")
         assert h[0].header["GPDZBACK"] == "cpu"
         assert h[0].header["NDRIZIM"] == 8
@@ -137,29 +136,6 @@ def test_command_line_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert "did you mean 'final_pixfrac'" in capsys.readouterr().err
     assert main(["x.fits", "final_pixfrac=-1"]) == 1
     assert "final_pixfrac" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    "pars, match",
-    [
-        (dict(mdriztab=True), "mdriztab"),
-        (dict(workinplace=True), "workinplace"),
-        (dict(shiftfile="shifts.txt"), "shiftfile"),
-        (dict(coeffs="none"), "coeffs"),
-    ],
-)
-def test_features_not_in_this_release_say_so(association, pars, match):
-    src, truth = association
-    md = gpudriz.Multidrizzle(input=str(src / truth.asn_file), workdir=src, **pars)
-    with pytest.raises(ParameterError, match=f"{match} = .* not available"):
-        md.build()
-
-
-def test_editpars_says_it_is_not_available():
-    with pytest.raises(ParameterError, match="editpars"):
-        gpudriz.Multidrizzle(input="x.fits", editpars=True)
-    with pytest.raises(ParameterError, match="editpars"):
-        gpudriz.Multidrizzle(input="x.fits").editpars()
 
 
 def _kernel_backend(name):
