@@ -245,6 +245,7 @@ def warm_up(directory: Path):
 
 def run_gpudriz(directory: Path, truth, wcs: dict) -> dict:
     """Time gpudriz's pipeline (CPU backend, defaults) in ``directory`` and measure its science."""
+    from gpudriz._arrays import to_host
     from gpudriz.multidrizzle import Multidrizzle
 
     t0 = time.perf_counter()
@@ -259,7 +260,7 @@ def run_gpudriz(directory: Path, truth, wcs: dict) -> dict:
         key = (w.chip.path.name, w.chip.extver)
         skies[key] = float(w.sky)
         if w.crmask is not None:
-            masks[key] = (np.asarray(md.to_host(w.crmask), dtype=bool), wcs[key])
+            masks[key] = (np.asarray(to_host(w.crmask), dtype=bool), wcs[key])
     figures = science(truth, masks, md.products["drz"])
     return {"seconds": t2 - t0, "steps": steps, "sky_error": sky_error(truth, skies), **figures}
 

@@ -26,3 +26,15 @@ def test_bench_cuda_smoke_runs(capsys):
     assert "copy bandwidth" in out
     for name in ("square", "lanczos3", "poly5", "sinc", "mosaic"):
         assert name in out
+
+
+def test_bench_astrodrizzle_gpudriz_half_runs(tmp_path):
+    """The gpudriz side of the AstroDrizzle comparison (AstroDrizzle itself needs drizzlepac)."""
+    from gpudriz.synthetic import make_association
+
+    bench = _load("bench_astrodrizzle")
+    truth = make_association(tmp_path, chip_shape=(64, 128), seed=2)
+    got = bench.run_gpudriz(tmp_path, truth, bench.chip_wcs(tmp_path, truth))
+    assert got["seconds"] > 0 and set(got["steps"]) >= {"build", "driz_cr", "driz_combine"}
+    assert 0.0 <= got["cr_detected"] <= 1.0 and got["bunit"] == "ELECTRONS/S"
+    assert got["sky_error"] < 5.0
