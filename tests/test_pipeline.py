@@ -165,6 +165,7 @@ def test_pipeline_on_the_cuda_kernels_matches_the_cpu(association, session, tmp_
         # the threshold may flip, nothing more.
         flips = np.count_nonzero(gpudriz._arrays.to_host(a.crmask) != np.asarray(b.crmask))
         assert flips <= 1e-4 * a.crmask.size
-    got = fits.getdata(md.products["drz"], "SCI")
-    want = fits.getdata(cpu.products["drz"], "SCI")
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.nanmax(np.abs(want)))
+    for ext in ("SCI", "ERR"):
+        got = fits.getdata(md.products["drz"], ext)
+        want = fits.getdata(cpu.products["drz"], ext)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.nanmax(np.abs(want)))

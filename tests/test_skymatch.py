@@ -324,3 +324,17 @@ def test_an_exposure_that_overlaps_nothing_keeps_localmin(tmp_path, caplog):
     # q and r are matched: their difference is the truth's, and one keeps its localmin.
     assert (mt[0] - mt[2]) == pytest.approx(truth.sky[0] - truth.sky[1], abs=1.0)
     assert np.isclose(mt[:4], lm[:4], rtol=0, atol=1e-9).any()
+
+
+def test_match_on_the_cuda_kernels_matches_the_cpu(mosaic):
+    """skymatch's drizzles and masks through the CUDA driver (host-compiled .cu sources)."""
+    from cuda_host import gxx_available, host_backend
+
+    if not gxx_available():
+        pytest.skip("g++ is needed for the host-compiled kernels")
+    folder, truth, _, _, matched = mosaic
+    md = gpudriz.Multidrizzle(input=str(folder / truth.asn_file), workdir=folder,
+                              backend=host_backend(block=128, max_grid=16), skymethod="match")
+    md.run(**SKY_ONLY)
+    for a, b in zip(md.chips, matched.chips):
+        assert a.sky == pytest.approx(b.sky, abs=1e-3)
