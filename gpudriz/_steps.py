@@ -105,9 +105,14 @@ def sky_subtraction(md):
              {w.chip.name: round(w.sky, 3) for w in md.chips})  # fmt: skip
 
 
-def sky_subtracted(md, w):
-    """The chip in electrons with its sky removed (unless the user already removed it)."""
-    sci = md.read_electrons(w)
+def sky_subtracted(md, w, sci=None):
+    """The chip in electrons with its sky removed (unless already removed).
+
+    ``sci``: the chip as :meth:`Multidrizzle.read_electrons` gives it, when
+    the caller has read it already.
+    """
+    if sci is None:
+        sci = md.read_electrons(w)
     if w.sky and w.sky_in_data:
         sci = sci - md.xp.float32(w.sky)
     return sci
@@ -252,21 +257,20 @@ def cosmic_rays(md):
 # -- 8: final drizzle ----------------------------------------------------------------
 
 
-def chip_variance(md, w):
+def chip_variance(md, w, data):
     """Variance of every pixel of the chip in electrons^2, on the backend.
 
     From the ERR extension when the chip has one, ``(ERR x to_electrons)^2``;
     otherwise the noise model ``max(data, 0) + rdnoise^2`` per amplifier, with
-    ``data`` the chip in electrons as observed, sky included (a sky removed
-    before gpudriz, ``skyuser``, or in the file, ``workinplace``, is added
-    back: it was photons too).
+    ``data`` the chip in electrons as read (:meth:`Multidrizzle.read_electrons`),
+    with the sky included (a sky removed before gpudriz, ``skyuser``, or in
+    the file, ``workinplace``, is added back: it was photons too).
     Unusable pixels (negative ERR, non-finite values) are NaN.
     """
     xp = md.xp
     if w.chip.has_err:
         err = to_xp(w.chip.read_err() * np.float32(w.to_electrons), xp, np.float32)
         return xp.where(err >= 0, err * err, xp.float32(np.nan))
-    data = md.read_electrons(w)
     if not w.sky_in_data:
         data = data + xp.float32(w.sky)
     rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
@@ -294,7 +298,8 @@ def final_drizzle(md):
     for w in md.chips:
         exptime = w.chip.exptime
         good = md.good_mask(w, with_cr=True).astype(np.float32)
-        var = chip_variance(md, w)
+        data = md.read_electrons(w)  # read once: the variance model and SCI
+        var = chip_variance(md, w, data)
         kind = p["final_wht_type"]
         if kind == "EXP":
             weights = good * np.float32(exptime)
@@ -313,10 +318,10 @@ def final_drizzle(md):
         s = md.scale_ratio(w, frame)
         # data2 is scaled by (iscale / exptime)^2 like the data by iscale / exptime:
         # electrons^2 in, (electrons/s)^2 out, the square of SCI's units.
-        d.add_image(sky_subtracted(md, w), exptime, md.pixmap_to(w, frame), data2=var,
+        d.add_image(sky_subtracted(md, w, data), exptime, md.pixmap_to(w, frame), data2=var,
                     weight_map=weights, pixfrac=p["final_pixfrac"], in_units="counts",
                     iscale=s * s, pixel_scale_ratio=s)  # fmt: skip
-        del var, usable  # not held while the next chip is read
+        del data, var, usable  # not held while the next chip is read
     products.write_drizzle_product(md, d, frame, err=final_error(md, d))
 
 

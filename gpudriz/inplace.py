@@ -27,9 +27,6 @@ Two rules make a re-run behave:
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +34,7 @@ from astropy.io import fits
 
 from gpudriz._arrays import to_host
 from gpudriz.inputs import InputError
+from gpudriz.products import atomic_write
 
 __all__ = ["write_sky", "write_cr_flags"]
 
@@ -51,21 +49,8 @@ def _by_file(md):
 
 
 def _rewrite(path: Path, hdul: fits.HDUList):
-    """Replace ``path`` by ``hdul`` atomically, keeping the file's permissions."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        hdul.writeto(tmp, overwrite=True, output_verify="silentfix", checksum=_has_checksums(hdul))
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _has_checksums(hdul) -> bool:
     # Keep CHECKSUM/DATASUM valid where the file had them; add none otherwise.
-    return any("CHECKSUM" in h.header for h in hdul)
+    atomic_write(hdul, path, checksum=any("CHECKSUM" in h.header for h in hdul))
 
 
 def _open_copy(path: Path) -> fits.HDUList:

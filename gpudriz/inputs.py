@@ -113,6 +113,42 @@ def _reason(exc: Exception) -> str:
     return text.split(". ")[0].rstrip(".")
 
 
+_EXTENSION = re.compile(r"^(?P<file>.+?)\[(?P<ext>[^\[\]]*)\]$")
+
+
+def split_extension(spec: str, what: str):
+    """Split ``"name.fits[ext]"`` into ``(file, ext)``.
+
+    ``ext`` is an int (``[1]``), an EXTNAME (``[sci]``), ``(EXTNAME, EXTVER)``
+    (``[sci,1]``) or None without brackets, or when a file of that exact name
+    exists (brackets are legal in file names).
+
+    Parameters
+    ----------
+    spec : str
+        The name as the user gave it.
+    what : str
+        How to name it in the error, e.g. ``"'refimage' 'x.fits[a,b]'"``.
+
+    Raises
+    ------
+    InputError
+        If the brackets hold none of the accepted forms.
+    """
+    spec = spec.strip()
+    m = _EXTENSION.match(spec)
+    if m is None or os.path.exists(spec):
+        return spec, None
+    parts = [t.strip() for t in m["ext"].split(",")]
+    if len(parts) == 1 and parts[0].isdigit():
+        return m["file"], int(parts[0])
+    if len(parts) == 1 and parts[0]:
+        return m["file"], parts[0]
+    if len(parts) == 2 and parts[0] and parts[1].isdigit():
+        return m["file"], (parts[0], int(parts[1]))
+    raise InputError(f"{what} names the extension [{m['ext']}]; expected [N], [EXTNAME] or [EXTNAME,VER].")
+
+
 def _absolute(name: str, base: Path) -> Path:
     p = Path(os.path.expanduser(name))
     return Path(os.path.abspath(p if p.is_absolute() else base / p))

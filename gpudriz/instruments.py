@@ -52,6 +52,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
+from gpudriz.distortion import linear_wcs
 from gpudriz.inputs import InputError, _open_fits, _reason, file_rootname
 from gpudriz.pixmap import _pixel_scale
 
@@ -596,10 +597,7 @@ def _chip_wcs(header, hdul, path, label, shape) -> WCS:
 
 def _undistorted_scale(w: WCS, shape) -> float:
     """Pixel scale (arcsec) at the chip centre of the WCS without its distortion terms."""
-    linear = w.deepcopy()
-    linear.sip = None
-    linear.cpdis1 = linear.cpdis2 = None
-    linear.det2im1 = linear.det2im2 = None
+    linear = linear_wcs(w)
     centre = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
     return _pixel_scale(linear, centre) * _RAD2ARCSEC
 

@@ -27,7 +27,6 @@ import logging
 import math
 import numbers
 import os
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -37,7 +36,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_area
 
 from gpudriz._validate import real_number
-from gpudriz.inputs import InputError
+from gpudriz.inputs import InputError, _reason, split_extension
 
 __all__ = ["OutputFrame", "output_frame", "MAX_FRAME_PIXELS", "EDGE_STEP"]
 
@@ -66,7 +65,6 @@ _MAX_CENTRE_ITER = 30
 _SIZE_SLACK = 1e-3
 # A point this close to 90 degrees from the tangent point cannot be projected.
 _MIN_COS_DISTANCE = 1e-9
-_EXTENSION = re.compile(r"^(?P<file>.+)\[(?P<ext>[^\[\]]*)\]$")
 
 
 @dataclass(frozen=True)
@@ -464,28 +462,6 @@ def _check_frame_size(nx, ny):
 # --------------------------------------------------------------------------
 
 
-def _split_extension(spec: str):
-    """``(file, ext)`` of ``"name.fits[ext]"``; ext is an int, an EXTNAME, (EXTNAME, EXTVER) or None."""
-    m = _EXTENSION.match(spec)
-    if m is None or os.path.exists(spec):
-        return spec, None
-    parts = [t.strip() for t in m["ext"].split(",")]
-    if len(parts) == 1 and parts[0].isdigit():
-        return m["file"], int(parts[0])
-    if len(parts) == 1 and parts[0]:
-        return m["file"], parts[0]
-    if len(parts) == 2 and parts[0] and parts[1].isdigit():
-        return m["file"], (parts[0], int(parts[1]))
-    raise InputError(f"'refimage' {spec!r} names the extension [{m['ext']}]; expected [N], [EXTNAME] or "
-                     "[EXTNAME,VER].")  # fmt: skip
-
-
-def _reason(exc: Exception) -> str:
-    """The first sentence of a library's error, to quote inside ours."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text.split(". ")[0].rstrip(".")
-
-
 def _pick_hdu(hdul, ext, spec):
     if ext is None:
         for hdu in hdul:
@@ -503,7 +479,7 @@ def _reference_frame(refimage) -> OutputFrame:
     if not isinstance(refimage, (str, os.PathLike)):
         raise TypeError(f"'refimage' must be a FITS file name; got {type(refimage).__name__}.")
     spec = os.fspath(refimage)
-    path, ext = _split_extension(spec)
+    path, ext = split_extension(spec, f"'refimage' {spec!r}")
     if not os.path.isfile(path):
         raise InputError(f"'refimage' file {path!r} does not exist.")
     try:

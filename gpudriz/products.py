@@ -22,6 +22,7 @@ from gpudriz import parameters as P
 from gpudriz._arrays import to_host
 
 __all__ = [
+    "atomic_write",
     "write_image",
     "write_drizzle_product",
     "write_crmasks",
@@ -35,13 +36,19 @@ __all__ = [
 log = logging.getLogger("gpudriz")
 
 
-def _atomic_write(hdul: fits.HDUList, path: Path):
+def atomic_write(hdul: fits.HDUList, path, *, checksum=False):
+    """Write ``hdul`` to ``path`` through a temporary file in the same folder, renamed into place.
+
+    An interrupted write leaves the old file (or none), never a half-written
+    one.  A file that is replaced keeps its permissions; a new one gets 0644.
+    ``checksum`` writes CHECKSUM/DATASUM cards.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
-        os.chmod(tmp, 0o644)
+        hdul.writeto(tmp, overwrite=True, output_verify="silentfix", checksum=checksum)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -80,7 +87,7 @@ def write_image(path, data, wcs_header, md, *, bunit=None, extname=None):
         hdr["BUNIT"] = bunit
     if extname:
         hdr["EXTNAME"] = extname
-    _atomic_write(fits.HDUList([fits.PrimaryHDU(np.asarray(data), header=hdr)]), Path(path))
+    atomic_write(fits.HDUList([fits.PrimaryHDU(np.asarray(data), header=hdr)]), Path(path))
 
 
 def write_drizzle_product(md, d, frame, *, err=None):
@@ -123,7 +130,7 @@ def write_drizzle_product(md, d, frame, *, err=None):
                 h["BUNIT"] = unit
             hdus.append(fits.ImageHDU(data, header=h))
         path = md.path(f"{out}_drz.fits")
-        _atomic_write(fits.HDUList(hdus), path)
+        atomic_write(fits.HDUList(hdus), path)
         md.products["drz"] = path
     else:
         for name, data, unit in planes:
@@ -149,7 +156,7 @@ def write_crmasks(md):
             h["COMMENT"] = "non-zero where driz_cr detected a cosmic ray"
             hdus.append(fits.ImageHDU(np.asarray(to_host(w.crmask), dtype=np.uint8), header=h))
         path = md.path(f"{root}_crmask.fits")
-        _atomic_write(fits.HDUList(hdus), path)
+        atomic_write(fits.HDUList(hdus), path)
         md.products[f"crmask:{root}"] = path
 
 
@@ -168,7 +175,7 @@ def write_cor(md):
                 dq = hdul[w.chip.dq_ext].data
                 dq[to_host(w.crmask)] |= np.asarray(w.chip.crbit, dtype=dq.dtype)
         path = md.path(f"{root}_cor.fits")
-        _atomic_write(hdul, path)
+        atomic_write(hdul, path)
         md.products[f"cor:{root}"] = path
 
 

@@ -88,7 +88,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_area
 
-from gpudriz.inputs import InputError, _reason, file_rootname
+from gpudriz.inputs import InputError, _reason, file_rootname, split_extension
 
 __all__ = ["ShiftFile", "ShiftLine", "apply_shiftfile", "corrected_wcs", "correction_matrix", "read_shiftfile"]
 
@@ -105,7 +105,6 @@ _VALUES = {
     "form": {"delta": "delta", "absolute": "absolute"},
 }  # fmt: skip
 _USAGE = "expected 'name xsh ysh [rot [scale]]'"
-_EXT = re.compile(r"^(?P<file>.+?)\[(?P<ext>[^\[\]]*)\]$")
 # Largest departure (pixels) of a corrected chip WCS from the formula before a warning.
 _FIT_TOL = 1e-3
 
@@ -497,7 +496,7 @@ def _world_to_pixel(w, lon, lat):
 def _read_reference(spec: str, shiftfile: Path, cwd) -> WCS:
     """The celestial WCS of ``file`` or ``file[ext]``, found beside the shift file or in ``cwd``."""
     what = f"shift file '{shiftfile}': reference '{spec}'"
-    name, ext = _split_extension(spec, what)
+    name, ext = split_extension(spec, what)
     candidates = [Path(name)] if os.path.isabs(name) else [shiftfile.parent / name]
     if not os.path.isabs(name):
         candidates.append(Path(cwd if cwd is not None else os.getcwd()) / name)
@@ -533,18 +532,3 @@ def _celestial(header, hdul):
     if not w.has_celestial:
         return None
     return w if w.naxis == 2 else w.celestial
-
-
-def _split_extension(spec, what):
-    """``(file, ext)``: ext an int, an EXTNAME or (EXTNAME, EXTVER), None without brackets."""
-    m = _EXT.match(spec.strip())
-    if m is None:
-        return spec.strip(), None
-    parts = [t.strip() for t in m["ext"].split(",")]
-    if len(parts) == 1 and parts[0].isdigit():
-        return m["file"], int(parts[0])
-    if len(parts) == 1 and parts[0]:
-        return m["file"], parts[0].upper()
-    if len(parts) == 2 and parts[0] and parts[1].isdigit():
-        return m["file"], (parts[0].upper(), int(parts[1]))
-    raise InputError(f"{what} names the extension [{m['ext']}]; expected [N], [EXTNAME] or [EXTNAME,VER].")
