@@ -118,6 +118,15 @@ def sky_subtracted(md, w, sci=None):
     return sci
 
 
+def with_sky(md, w, data):
+    """The chip as observed, sky included, from ``data`` as read from the input.
+
+    The sky is added back where it was removed before gpudriz (``skyuser``)
+    or in the file (``workinplace``): noise models count its photons.
+    """
+    return data if w.sky_in_data else data + md.xp.float32(w.sky)
+
+
 # -- 4: separate drizzles -------------------------------------------------------------
 
 
@@ -230,10 +239,8 @@ def cosmic_rays(md):
     for w in md.chips:
         if w.blot_path is None:
             raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
-        data = md.read_electrons(w)
-        if not w.sky_in_data:
-            # The noise model needs the sky in both images: |D - B| does not change.
-            data = data + xp.float32(w.sky)
+        # The noise model needs the sky in both images; |D - B| does not change.
+        data = with_sky(md, w, md.read_electrons(w))
         blotted = to_xp(fits.getdata(w.blot_path), xp, np.float32) + xp.float32(w.sky)
         rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
         mask = xp.zeros(w.chip.shape, dtype=xp.uint8)
@@ -271,8 +278,7 @@ def chip_variance(md, w, data):
     if w.chip.has_err:
         err = to_xp(w.chip.read_err() * np.float32(w.to_electrons), xp, np.float32)
         return xp.where(err >= 0, err * err, xp.float32(np.nan))
-    if not w.sky_in_data:
-        data = data + xp.float32(w.sky)
+    data = with_sky(md, w, data)
     rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
     # NaN data stay NaN (np.maximum propagates it), so they are flagged below.
     return xp.maximum(data, xp.float32(0.0)) + rn * rn
