@@ -17,20 +17,35 @@ gets ``fill``.
 
 Combine types (codes shared with the CUDA twin, `COMBINE_CODES`):
 
-* ``average`` (0): mean of the good values (unweighted, as imcombine);
-* ``median`` (1): median of the good values; for an even count the mean of
+* ``average`` (0): mean of the kept values (unweighted, as numcombine);
+* ``median`` (1): median of the kept values; for an even count the mean of
   the middle two;
-* ``sum`` (2): sum of the good values;
-* ``minmed`` (3): see below;
+* ``sum`` (2): sum of the kept values;
+* ``minmed`` (3): see below (``nlow``/``nhigh`` are not used);
 * ``minmax`` (4): mean of the good values after dropping the ``nl`` lowest
-  and ``nh`` highest.  As in IRAF imcombine (whose ``nlow``/``nhigh`` the
-  manual's parameters are), ``nlow``/``nhigh`` count rejections among the
-  ``n`` images and scale with the number ``m`` of good values when masks or
-  thresholds removed some: ``nl = floor(nlow m / n)``, ``nh = floor(nhigh m /
-  n)``.  When fewer than one value would be left (only possible with
-  ``nlow + nhigh >= n``) the pixel gets ``fill``.
+  and ``nh`` highest, with IRAF imcombine's scaled counts: ``nlow``/``nhigh``
+  count rejections among the ``n`` images and scale with the number ``m`` of
+  good values when masks or thresholds removed some, ``nl = floor(nlow m /
+  n)``, ``nh = floor(nhigh m / n)``.  When fewer than one value would be left
+  (only possible with ``nlow + nhigh >= n``) the pixel gets ``fill``.
 
-``nlow``/``nhigh`` are used by minmax only.
+Kept values of average, median and sum (MultiDrizzle's and AstroDrizzle's
+``numcombine``): of the ``m`` good values of a pixel, sorted, the ``nlow``
+lowest and the ``nhigh`` highest are dropped, as absolute counts.  Where that
+would leave nothing (``nlow + nhigh >= m``, e.g. in a chip gap covered by
+fewer images), both counts are lowered by one at a time (each while still
+positive) until at least one value is left, as numcombine's median does; so
+one good value is always used as it is.  (numcombine's average returns 0 or
+an unrelated value there instead; gpudriz applies the median's rule to all
+three.)  With ``nlow = nhigh = 0`` nothing is sorted for average and sum.
+This is what makes the manual's default ``median`` with ``nhigh = 1`` work:
+with four images, dropping the highest value before the median keeps a pixel
+hit by a cosmic ray in two of them clean, where the plain median of four
+(the mean of the middle two) would keep half of the hit.
+
+Good-value counts: with a ``count`` array, each pixel's number of good values
+``m`` (0 where it has none) is written there, for every type; the pipeline
+derives the noise of the median from it (:mod:`gpudriz.median_noise`).
 
 minmed (AstroDrizzle's ``minmed``, in electrons through the weights, which
 are ~ exposure time x coverage): over the ``m`` good values, MED is their
@@ -73,6 +88,7 @@ __all__ = [
     "combine",
     "combine_pixels",
     "combine_grow",
+    "kept_counts",
     "sort_column",
 ]
 
@@ -182,6 +198,24 @@ def sorted_median(buf, base, stride, m):
     return 0.5 * (np.float64(buf[base + (h - 1) * stride]) + np.float64(buf[base + h * stride]))
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def kept_counts(m, nlow, nhigh):
+    """``(nl, nh)``: how many of ``m >= 1`` sorted good values average/median/sum drop.
+
+    ``nlow``/``nhigh`` as they are, lowered together one at a time (each while
+    positive) until ``nl + nh < m`` (numcombine's rule), so that at least one
+    value is kept.
+    """
+    nl = nlow
+    nh = nhigh
+    while nl + nh >= m:
+        if nh > 0:
+            nh -= 1
+        if nl > 0:
+            nl -= 1
+    return nl, nh
+
+
 # --------------------------------------------------------------------------
 # Kernels
 # --------------------------------------------------------------------------
@@ -190,18 +224,19 @@ def sorted_median(buf, base, stride, m):
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def combine_pixels(sci, wht, wht_min, code, nlow, nhigh, use_lthresh, lthresh, use_hthresh,
                    hthresh, exptime, sky, rdnoise, nsigma1, nsigma2, fill, scratch, out, med,
-                   mn, flags):  # fmt: skip
+                   mn, flags, count):  # fmt: skip
     """Combine the stack ``sci`` (n, ny, nx) pixel by pixel into ``out`` (ny, nx), rows in parallel.
 
     ``code`` is a `COMBINE_CODES` value; see the module docstring for the
     good values and each type.  ``scratch`` (n, ny, nx) float32 holds each
     pixel's good values for sorting (unused, may be empty, for average and
-    sum).  For minmed, ``exptime``, ``sky``, ``rdnoise`` are (n,) float64,
+    sum without ``nlow``/``nhigh``).  For minmed, ``exptime``, ``sky``, ``rdnoise`` are (n,) float64,
     and ``med``, ``mn`` (float32) and ``flags`` (uint8, bits `MIN_N1`,
     `MIN_N2`, `HAS_DATA`) of shape (ny, nx) receive MED, MIN and the tests
     for `combine_grow`; ``out`` gets the nsigma1 choice.  For other types
     those five may be empty.  Pixels without good values get ``fill`` (and
-    for minmed ``med = mn = fill``, ``flags = 0``).
+    for minmed ``med = mn = fill``, ``flags = 0``).  ``count`` (ny, nx)
+    int32 receives each pixel's number of good values, or is empty.
     """
     n, ny, nx = sci.shape
     npix = ny * nx
@@ -209,7 +244,9 @@ def combine_pixels(sci, wht, wht_min, code, nlow, nhigh, use_lthresh, lthresh, u
     fill32 = np.float32(fill)
     lt = np.float32(lthresh)
     ht = np.float32(hthresh)
-    store = code != AVERAGE and code != SUM
+    drops = (nlow > 0 or nhigh > 0) and code != MINMED and code != MINMAX
+    store = (code != AVERAGE and code != SUM) or drops
+    counted = count.size != 0
     for j in prange(ny):
         for i in range(nx):
             p = j * nx + i
@@ -231,6 +268,8 @@ def combine_pixels(sci, wht, wht_min, code, nlow, nhigh, use_lthresh, lthresh, u
                     bsum += w * (sky[k] / exptime[k])
                     r2 += rdnoise[k] * rdnoise[k]
                 m += 1
+            if counted:
+                count[j, i] = m
             if m == 0:
                 out[j, i] = fill32
                 if code == MINMED:
@@ -238,13 +277,19 @@ def combine_pixels(sci, wht, wht_min, code, nlow, nhigh, use_lthresh, lthresh, u
                     mn[j, i] = fill32
                     flags[j, i] = 0
                 continue
-            if code == AVERAGE:
-                out[j, i] = np.float32(total / m)
-            elif code == SUM:
-                out[j, i] = np.float32(total)
+            if (code == AVERAGE or code == SUM) and not drops:
+                out[j, i] = np.float32(total / m) if code == AVERAGE else np.float32(total)
+            elif code == AVERAGE or code == SUM:
+                sort_column(buf, p, npix, m)
+                nl, nh = kept_counts(m, nlow, nhigh)
+                kept = 0.0
+                for k in range(nl, m - nh):
+                    kept += buf[k * npix + p]
+                out[j, i] = np.float32(kept / (m - nl - nh)) if code == AVERAGE else np.float32(kept)
             elif code == MEDIAN:
                 sort_column(buf, p, npix, m)
-                out[j, i] = np.float32(sorted_median(buf, p, npix, m))
+                nl, nh = kept_counts(m, nlow, nhigh)
+                out[j, i] = np.float32(sorted_median(buf, p + nl * npix, npix, m - nl - nh))
             elif code == MINMAX:
                 nl = (nlow * m) // n
                 nh = (nhigh * m) // n
@@ -348,6 +393,13 @@ def minmed_vectors(n, exptime, sky, rdnoise):
     return exptime, sky, rdnoise
 
 
+def needs_scratch(code, nlow, nhigh):
+    """True if combine type ``code`` sorts, so needs the (n, ny, nx) scratch stack."""
+    if code in (AVERAGE, SUM):
+        return int(nlow) > 0 or int(nhigh) > 0
+    return True
+
+
 def combine_code(combine_type):
     """The `COMBINE_CODES` value of ``combine_type``, with a one-line error for an unknown name."""
     try:
@@ -361,7 +413,7 @@ def combine_code(combine_type):
 
 def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=None,
             hthresh=None, exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0), grow=0,
-            fill=0.0):  # fmt: skip
+            fill=0.0, count=None):  # fmt: skip
     """Combine a row section of single-drizzled images into ``out`` (CPU backend).
 
     Arguments are validated by the caller (shapes, dtypes, ranges).
@@ -381,7 +433,9 @@ def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=No
     combine_type : {"average", "median", "sum", "minmed", "minmax"}
         The combine.
     nlow, nhigh : int
-        minmax: numbers of lowest / highest values dropped (of ``n``).
+        Numbers of lowest / highest good values dropped: absolute counts for
+        average, median and sum (lowered where fewer values are good), counts
+        of ``n`` scaled to the good values for minmax; minmed ignores them.
     lthresh, hthresh : float or None
         Values below / above are rejected; None for no threshold.
     exptime, sky, rdnoise : array_like of shape (n,) or None
@@ -395,6 +449,8 @@ def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=No
         sections the caller passes ``grow`` halo rows and keeps the inner rows.
     fill : float
         Value of pixels without a good value.
+    count : ndarray of int32, shape (ny, nx), optional
+        Written in place: each pixel's number of good values.
 
     Returns
     -------
@@ -405,10 +461,11 @@ def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=No
     wht_min = np.ascontiguousarray(wht_min, dtype=np.float32)
     # Empty placeholders keep one compiled specialisation for every type.
     scratch = np.empty((0, 0, 0), dtype=np.float32)
-    if code not in (AVERAGE, SUM):
+    if needs_scratch(code, nlow, nhigh):
         scratch = np.empty((n, ny, nx), dtype=np.float32)
     med = mn = np.empty((0, 0), dtype=np.float32)
     flags = np.empty((0, 0), dtype=np.uint8)
+    count_arr = np.empty((0, 0), dtype=np.int32) if count is None else count
     vec = np.zeros(0, dtype=np.float64)
     exp_v = sky_v = rn_v = vec
     if code == MINMED:
@@ -423,7 +480,7 @@ def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=No
         use_lt, float(0.0 if lthresh is None else lthresh),
         use_ht, float(0.0 if hthresh is None else hthresh),
         exp_v, sky_v, rn_v, float(nsigma[0]), float(nsigma[1]), float(fill),
-        scratch, out, med, mn, flags,
+        scratch, out, med, mn, flags, count_arr,
     )  # fmt: skip
     if code == MINMED and int(grow) > 0:
         combine_grow(flags, med, mn, int(grow), float(fill), out)

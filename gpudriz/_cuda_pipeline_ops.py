@@ -17,7 +17,7 @@ import numpy as np
 from gpudriz._arrays import to_host
 from gpudriz._cuda_loader import needs_index64
 from gpudriz._cuda_ops import _as_i32
-from gpudriz.fallback.combine import AVERAGE, MINMED, SUM, combine_code, minmed_vectors
+from gpudriz.fallback.combine import MINMED, combine_code, minmed_vectors, needs_scratch
 
 __all__ = ["combine", "driz_cr"]
 
@@ -28,14 +28,14 @@ _F64 = np.float64
 
 def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=None,
             hthresh=None, exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0), grow=0,
-            fill=0.0):  # fmt: skip
+            fill=0.0, count=None):  # fmt: skip
     """Combine a row section of single-drizzled images into ``out`` on the device.
 
     Same contract as :func:`gpudriz.fallback.combine.combine` (see its
     parameters); ``sci``, ``wht`` (n, ny, nx) float32 and ``out`` (ny, nx)
-    float32 are C-contiguous ``ops.xp`` arrays, the per-image vectors may be
-    host or device arrays.  Kernels ``combine_pixels`` and, for minmed with
-    ``grow > 0``, ``combine_grow``.
+    float32 and ``count`` (ny, nx) int32 are C-contiguous ``ops.xp`` arrays,
+    the per-image vectors may be host or device arrays.  Kernels
+    ``combine_pixels`` and, for minmed with ``grow > 0``, ``combine_grow``.
 
     Raises
     ------
@@ -48,7 +48,7 @@ def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthre
     npix = ny * nx
     wht_min = xp.ascontiguousarray(xp.asarray(wht_min, dtype=xp.float32))
     scratch = None
-    if code not in (AVERAGE, SUM):
+    if needs_scratch(code, nlow, nhigh):
         ops.check_memory(4 * n * npix, "the median's sorting stack")
         scratch = xp.empty((n, ny, nx), dtype=xp.float32)
     exp_v = sky_v = rn_v = med = mn = flags = None
@@ -66,7 +66,7 @@ def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthre
         _I32(lthresh is not None), _F32(0.0 if lthresh is None else lthresh),
         _I32(hthresh is not None), _F32(0.0 if hthresh is None else hthresh),
         exp_v, sky_v, rn_v, _F64(nsigma[0]), _F64(nsigma[1]), _F32(fill),
-        scratch, out, med, mn, flags,
+        scratch, out, med, mn, flags, count,
     )  # fmt: skip
     ops._launch("combine", "combine_pixels", npix, args, index64)
     if code == MINMED and int(grow) > 0:

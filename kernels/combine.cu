@@ -3,8 +3,9 @@
 // combine_lthresh/hthresh, combine_grow).
 //
 // CUDA twin of fallback/combine.py (Numba); its module docstring states the
-// rules (which values are good, each combine type, minmax's scaled
-// rejection counts, minmed and its growth).  Same entry names, argument
+// rules (which values are good, each combine type, numcombine's nlow/nhigh
+// for average/median/sum, minmax's scaled rejection counts, minmed and its
+// growth, the good-value counts).  Same entry names, argument
 // order, codes, flag bits, operation order and float32/float64 casts, so that
 // the two agree bit for bit on the host and to float32 rounding on a GPU
 // (only sqrt is called, and it is correctly rounded on both).
@@ -16,8 +17,9 @@
 // How the signatures differ from Numba's:
 // - explicit shapes: the stacks sci, wht and scratch are flat (n, ny, nx)
 //   pointers with n, nx, ny after wht_min; out, med, mn, flags are (ny, nx);
-// - Numba's empty placeholders arrive as NULL (scratch for average and sum;
-//   exptime, sky, rdnoise, med, mn, flags for every type but minmed);
+// - Numba's empty placeholders arrive as NULL (scratch for average and sum
+//   without nlow/nhigh; exptime, sky, rdnoise, med, mn, flags for every type
+//   but minmed; count when the caller wants no counts);
 // - lthresh, hthresh and fill are already float32 (Numba rounds on entry);
 // - one thread per pixel (grid-stride) instead of Numba's parallel rows.
 // Each thread sorts its pixel's good values in its own column of scratch,
@@ -116,6 +118,20 @@ __device__ double sorted_median(const float* buf, IDX_T base, IDX_T stride, int 
                   (double)buf[base + (IDX_T)h * stride]);
 }
 
+// How many of m >= 1 sorted good values average/median/sum drop (numcombine):
+// nlow and nhigh as they are, lowered together one at a time (each while
+// positive) until nl + nh < m, so that at least one value is kept.
+__device__ void kept_counts(int m, int nlow, int nhigh, int* nl_out, int* nh_out) {
+    int nl = nlow;
+    int nh = nhigh;
+    while (nl + nh >= m) {
+        if (nh > 0) nh -= 1;
+        if (nl > 0) nl -= 1;
+    }
+    *nl_out = nl;
+    *nh_out = nh;
+}
+
 // --------------------------------------------------------------------------
 // Kernels
 // --------------------------------------------------------------------------
@@ -125,15 +141,18 @@ __device__ double sorted_median(const float* buf, IDX_T base, IDX_T stride, int 
 // average and sum).  For minmed, exptime/sky/rdnoise (n, double) give the
 // noise model, med/mn/flags (ny x nx) receive MED, MIN and the test bits for
 // combine_grow, and out the nsigma1 choice; pixels without good values get
-// fill (and med = mn = fill, flags = 0).
+// fill (and med = mn = fill, flags = 0).  count (ny x nx, or NULL) receives
+// each pixel's number of good values.
 extern "C" __global__ void combine_pixels(
     const float* sci, const float* wht, const float* wht_min, int n, int nx, int ny, int code,
     int nlow, int nhigh, int use_lthresh, float lthresh, int use_hthresh, float hthresh,
     const double* exptime, const double* sky, const double* rdnoise, double nsigma1,
     double nsigma2, float fill, float* scratch, float* out, float* med, float* mn,
-    unsigned char* flags) {
+    unsigned char* flags, int* count) {
     const IDX_T npix = (IDX_T)nx * ny;
-    const bool store = code != CB_AVERAGE && code != CB_SUM;
+    const bool drops =
+        (nlow > 0 || nhigh > 0) && code != CB_MINMED && code != CB_MINMAX;
+    const bool store = (code != CB_AVERAGE && code != CB_SUM) || drops;
     for (IDX_T p = (IDX_T)blockIdx.x * blockDim.x + threadIdx.x; p < npix;
          p += (IDX_T)blockDim.x * gridDim.x) {
         int m = 0;
@@ -154,6 +173,7 @@ extern "C" __global__ void combine_pixels(
             }
             m += 1;
         }
+        if (count != NULL) count[p] = m;
         if (m == 0) {
             out[p] = fill;
             if (code == CB_MINMED) {
@@ -163,13 +183,20 @@ extern "C" __global__ void combine_pixels(
             }
             continue;
         }
-        if (code == CB_AVERAGE) {
-            out[p] = (float)(total / m);
-        } else if (code == CB_SUM) {
-            out[p] = (float)total;
+        if ((code == CB_AVERAGE || code == CB_SUM) && !drops) {
+            out[p] = code == CB_AVERAGE ? (float)(total / m) : (float)total;
+        } else if (code == CB_AVERAGE || code == CB_SUM) {
+            sort_column(scratch, p, npix, m);
+            int nl, nh;
+            kept_counts(m, nlow, nhigh, &nl, &nh);
+            double kept = 0.0;
+            for (int k = nl; k < m - nh; ++k) kept += (double)scratch[(IDX_T)k * npix + p];
+            out[p] = code == CB_AVERAGE ? (float)(kept / (m - nl - nh)) : (float)kept;
         } else if (code == CB_MEDIAN) {
             sort_column(scratch, p, npix, m);
-            out[p] = (float)sorted_median(scratch, p, npix, m);
+            int nl, nh;
+            kept_counts(m, nlow, nhigh, &nl, &nh);
+            out[p] = (float)sorted_median(scratch, p + (IDX_T)nl * npix, npix, m - nl - nh);
         } else if (code == CB_MINMAX) {
             // Rejection counts scale with the good values (IRAF imcombine);
             // 64-bit products so that no n can overflow them.

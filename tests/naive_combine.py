@@ -30,6 +30,18 @@ def good_values(sci, wht, wht_min, lthresh, hthresh, j, i):
     return out
 
 
+def numcombine_kept(values, nlow, nhigh):
+    """The sorted good values that average/median/sum use (numcombine's nlow/nhigh).
+
+    The nlow lowest and nhigh highest are dropped; while that would leave
+    nothing, both counts go down by one (each while positive).
+    """
+    nl, nh = nlow, nhigh
+    while nl + nh >= len(values):
+        nl, nh = max(nl - 1, 0), max(nh - 1, 0)
+    return sorted(values)[nl : len(values) - nh]
+
+
 def minmax_value(values, n, nlow, nhigh):
     """Mean after dropping the nl lowest / nh highest, counts scaled to the good values (IRAF).
 
@@ -73,6 +85,14 @@ def combine(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthresh=None, hthr
     ``test1`` / ``test2`` are boolean images of the nsigma tests (False where
     a pixel has no good value); ``med`` / ``mn`` hold ``fill`` there.
     """
+    return combine_with_counts(sci, wht, wht_min, combine_type, nlow, nhigh, lthresh, hthresh,
+                               exptime, sky, rdnoise, nsigma, grow, fill)[:2]  # fmt: skip
+
+
+def combine_with_counts(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthresh=None,
+                        hthresh=None, exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0),
+                        grow=0, fill=0.0):  # fmt: skip
+    """As :func:`combine`, plus the (ny, nx) int32 image of each pixel's number of good values."""
     n, ny, nx = sci.shape
     exptime = np.ones(n) if exptime is None else np.asarray(exptime, dtype=np.float64)
     sky = np.zeros(n) if sky is None else np.asarray(sky, dtype=np.float64)
@@ -83,19 +103,21 @@ def combine(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthresh=None, hthr
     test1 = np.zeros((ny, nx), dtype=bool)
     test2 = np.zeros((ny, nx), dtype=bool)
     has = np.zeros((ny, nx), dtype=bool)
+    counts = np.zeros((ny, nx), dtype=np.int32)
     for j in range(ny):
         for i in range(nx):
             good = good_values(sci, wht, wht_min, lthresh, hthresh, j, i)
+            counts[j, i] = len(good)
             if not good:
                 continue
             has[j, i] = True
             values = [v for _, v, _ in good]
             if combine_type == "average":
-                out[j, i] = np.mean(values)
+                out[j, i] = np.mean(numcombine_kept(values, nlow, nhigh))
             elif combine_type == "sum":
-                out[j, i] = math.fsum(values)
+                out[j, i] = math.fsum(numcombine_kept(values, nlow, nhigh))
             elif combine_type == "median":
-                out[j, i] = np.median(values)
+                out[j, i] = np.median(numcombine_kept(values, nlow, nhigh))
             elif combine_type == "minmax":
                 v = minmax_value(values, n, nlow, nhigh)
                 out[j, i] = fill if v is None else v
@@ -106,7 +128,7 @@ def combine(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthresh=None, hthr
             else:
                 raise ValueError(f"unknown combine_type {combine_type!r}")
     if combine_type != "minmed":
-        return out.astype(np.float32), None
+        return out.astype(np.float32), None, counts
     for j in range(ny):
         for i in range(nx):
             if not has[j, i]:
@@ -117,4 +139,4 @@ def combine(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthresh=None, hthr
                 box = test1[max(j - grow, 0) : j + grow + 1, max(i - grow, 0) : i + grow + 1]
                 take_min = bool(box.any()) and test2[j, i]
             out[j, i] = mn[j, i] if take_min else med[j, i]
-    return out.astype(np.float32), (med, mn, test1, test2)
+    return out.astype(np.float32), (med, mn, test1, test2), counts

@@ -2,7 +2,9 @@
 
 Every combine type x thresholds x weight masks x number of images (1, 2, 3,
 even and odd, and past the insertion-sort limit so that the heapsort runs),
-minmax x nlow/nhigh, minmed x nsigma x grow {0, 1, 2}.  The stacks hold
+average/median/sum/minmax x nlow/nhigh (including fewer good values than
+nlow + nhigh + 1), minmed x nsigma x grow {0, 1, 2}, and the good-value
+counts.  The stacks hold
 cosmic-ray-like outliers, low and zero weights, NaN/inf data and weights and
 a pixel masked in every image.  Values must agree to float32 rounding, fill
 pixels and minmed's choices exactly.
@@ -11,6 +13,7 @@ pixels and minmed's choices exactly.
 import numpy as np
 import pytest
 from naive_combine import combine as naive_combine
+from naive_combine import combine_with_counts
 from numpy.testing import assert_allclose, assert_array_equal
 
 from gpudriz.fallback import combine as fc
@@ -18,7 +21,8 @@ from gpudriz.fallback import combine as fc
 SHAPE = (9, 11)  # (ny, nx)
 NS = (1, 2, 3, 4, 5, fc.INSERTION_MAX + 1, 2 * fc.INSERTION_MAX + 3)
 THRESHOLDS = ((None, None), (0.9, None), (None, 20.0), (0.9, 20.0))
-NLOW_NHIGH = ((0, 0), (1, 0), (0, 1), (1, 2), (2, 2))
+# (2, 2) and (3, 4) leave fewer values than nlow + nhigh + 1 for small stacks.
+NLOW_NHIGH = ((0, 0), (1, 0), (0, 1), (1, 2), (2, 2), (3, 4))
 NSIGMAS = ((6.0, 3.0), (4.0, 1.0))
 FILL = -7.5
 SENTINEL = np.float32(-1.0e30)  # never produced: shows pixels left unwritten
@@ -80,7 +84,7 @@ def assert_matches(got, ref):
 
 def cases(combine_type):
     """Keyword sets of one combine type beyond thresholds and masks."""
-    if combine_type == "minmax":
+    if combine_type in ("minmax", "average", "median", "sum"):
         return [dict(nlow=lo, nhigh=hi) for lo, hi in NLOW_NHIGH]
     if combine_type == "minmed":
         return [dict(nsigma=NSIGMAS[0], grow=g) for g in (0, 1, 2)] + [
@@ -106,12 +110,52 @@ def test_against_naive(combine_type, n):
                 assert_matches(got, ref)
 
 
-@pytest.mark.parametrize("combine_type", ["average", "median", "sum", "minmed"])
-def test_nlow_nhigh_are_for_minmax_only(combine_type):
+def test_minmed_ignores_nlow_nhigh():
     sci, wht = make_stack(5, seed=6)
     wht_min = weight_minimum(wht, "maskpt")
-    a = run(sci, wht, wht_min, combine_type)
-    assert_array_equal(run(sci, wht, wht_min, combine_type, nlow=1, nhigh=2), a)
+    a = run(sci, wht, wht_min, "minmed")
+    assert_array_equal(run(sci, wht, wht_min, "minmed", nlow=1, nhigh=2), a)
+
+
+def test_median_nhigh_drops_a_double_cosmic_ray():
+    """Four images, two hit: the plain median keeps half the hit, nhigh=1 removes it."""
+    sci = np.full((4, 1, 1), 1.0, dtype=np.float32)
+    sci[:, 0, 0] = [1.0, 1.2, 50.0, 60.0]
+    wht = np.ones_like(sci)
+    wmin = np.zeros(4, np.float32)
+    assert run(sci, wht, wmin, "median")[0, 0] == np.float32(25.6)
+    assert run(sci, wht, wmin, "median", nhigh=1)[0, 0] == np.float32(1.2)
+    assert run(sci, wht, wmin, "average", nhigh=2)[0, 0] == np.float32(1.1)
+    assert run(sci, wht, wmin, "sum", nlow=1, nhigh=1)[0, 0] == np.float32(51.2)
+
+
+@pytest.mark.parametrize("combine_type", ["average", "median", "sum"])
+def test_fewer_good_values_than_rejections(combine_type):
+    """numcombine's rule: lower nlow and nhigh together until a value is left."""
+    sci = np.array([[[4.0]], [[1.0]], [[9.0]]], dtype=np.float32)
+    wht = np.ones_like(sci)
+    wmin = np.zeros(3, np.float32)
+    # nlow=2, nhigh=2 on 3 values -> (1, 1): the middle value.
+    assert run(sci, wht, wmin, combine_type, nlow=2, nhigh=2)[0, 0] == np.float32(4.0)
+    # nhigh=3 on 3 values -> nhigh 2: the lowest value.
+    assert run(sci, wht, wmin, combine_type, nhigh=3)[0, 0] == np.float32(1.0)
+    # One good value is used as it is, whatever nlow/nhigh are.
+    wht[1:] = 0.0
+    assert run(sci, wht, wmin, combine_type, nlow=1, nhigh=1)[0, 0] == np.float32(4.0)
+
+
+@pytest.mark.parametrize("combine_type", list(fc.COMBINE_CODES))
+def test_good_value_counts(combine_type):
+    n = 6
+    sci, wht = make_stack(n, seed=9)
+    wht_min = weight_minimum(wht, "maskpt")
+    exptime, sky, rdnoise = minmed_noise(n)
+    kw = dict(exptime=exptime, sky=sky, rdnoise=rdnoise, lthresh=0.9)
+    _, _, ref = combine_with_counts(sci, wht, wht_min, combine_type, fill=FILL, **kw)
+    count = np.full(SHAPE, -1, dtype=np.int32)
+    run(sci, wht, wht_min, combine_type, count=count, **kw)
+    assert_array_equal(count, ref)
+    assert count[0, 0] == 0 and count.max() == n and len(np.unique(count)) > 2
 
 
 def test_stacks_exercise_the_rules():
@@ -154,7 +198,7 @@ def test_minmed_flags_match_naive_tests(n):
     scratch = np.empty(sci.shape, np.float32)
     fc.combine_pixels(sci, wht, wht_min, fc.COMBINE_CODES["minmed"], 0, 0, 0, 0.0, 0, 0.0,
                       exptime, sky, rdnoise, 6.0, 3.0, FILL, scratch, out, k_med, k_mn,
-                      flags)  # fmt: skip
+                      flags, np.empty((0, 0), np.int32))  # fmt: skip
     has = (flags & fc.HAS_DATA) != 0
     assert_array_equal(has, med != FILL)
     assert_array_equal((flags & fc.MIN_N1) != 0, t1)
@@ -171,7 +215,7 @@ def test_constant_stack():
     wht_min = np.zeros(n, np.float32)
     for combine_type in fc.COMBINE_CODES:
         got = run(sci, wht, wht_min, combine_type, nhigh=1, grow=1)
-        assert_array_equal(got, np.float32(10.0 if combine_type == "sum" else 2.5))
+        assert_array_equal(got, np.float32(7.5 if combine_type == "sum" else 2.5))
 
 
 def test_even_median_is_the_mean_of_the_middle_two():

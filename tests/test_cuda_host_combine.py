@@ -74,7 +74,7 @@ def test_kernel_signatures():
         ("exptime", d, True, True), ("sky", d, True, True), ("rdnoise", d, True, True),
         ("nsigma1", d, False, False), ("nsigma2", d, False, False), ("fill", f, False, False),
         ("scratch", f, True, False), ("out", f, True, False), ("med", f, True, False),
-        ("mn", f, True, False), ("flags", u8, True, False),
+        ("mn", f, True, False), ("flags", u8, True, False), ("count", i, True, False),
     ]  # fmt: skip
     grow = [
         ("flags", u8, True, True), ("med", f, True, True), ("mn", f, True, True),
@@ -115,6 +115,21 @@ def test_bit_identical_on_host(combine_type):
         assert_array_equal(got.view(np.uint32), ref.view(np.uint32))
 
 
+@pytest.mark.parametrize("combine_type", list(fc.COMBINE_CODES))
+def test_good_value_counts(combine_type):
+    n = 7
+    sci, wht = make_stack(n, seed=44)
+    wht_min = weight_minimum(wht, "maskpt")
+    exptime, sky, rdnoise = minmed_noise(n, seed=45)
+    kw = dict(nhigh=1, hthresh=30.0, exptime=exptime, sky=sky, rdnoise=rdnoise)
+    ref = np.full(sci.shape[1:], -1, np.int32)
+    numba_run(sci, wht, wht_min, combine_type, count=ref, **kw)
+    got = np.full(sci.shape[1:], -1, np.int32)
+    host_run(sci, wht, wht_min, combine_type, count=got, **kw)
+    assert_array_equal(got, ref)
+    assert ref.min() == 0 and ref.max() == n
+
+
 def test_index64():
     """The 64-bit index build (IDX_T = long long) computes the same pixels."""
     n = 6
@@ -134,5 +149,7 @@ def test_scratch_stack_memory_is_checked():
     out = np.empty(sci.shape[1:], np.float32)
     with pytest.raises(DeviceMemoryError, match="the median's sorting stack needs"):
         cuda_combine(ops, sci, wht, np.zeros(4, np.float32), out, "median")
-    # average and sum need no scratch stack.
+    # average and sum need no scratch stack, unless they drop values.
     cuda_combine(ops, sci, wht, np.zeros(4, np.float32), out, "average")
+    with pytest.raises(DeviceMemoryError, match="the median's sorting stack needs"):
+        cuda_combine(ops, sci, wht, np.zeros(4, np.float32), out, "sum", nhigh=1)
