@@ -7,8 +7,14 @@ back), ``rn`` the read noise of each pixel's amplifier and ``g`` the gain:
 
 * ``deriv``: the largest ``|B - B(neighbour)|`` over the 4 neighbours
   (x +- 1, y +- 1) that exist (at the image edge) and are finite;
-* ``noise = sqrt(g |B| + rn**2) / g`` (``B`` already holds the sky, which is
-  therefore counted once; AstroDrizzle adds it a second time);
+* ``noise``, the noise of ``D - B``: ``sqrt((g |B| + rn**2) / g**2 +
+  var(B))``.  The first term is the noise of ``D`` predicted from ``B``
+  (``B`` already holds the sky, which is therefore counted once); ``var(B)``
+  (``blot_var``, in data units squared) is the noise that the blotted median
+  carries itself (see :mod:`gpudriz.median_noise` and ``docs/pipeline.md``).
+  AstroDrizzle counts the sky a second time instead, which stands in for
+  ``var(B)`` by accident.  Without ``blot_var`` the noise is
+  ``sqrt(g |B| + rn**2) / g``;
 * ``bad1 = |D - B| > scale1 deriv + snr1 noise``, ``bad2`` likewise with
   ``scale2``, ``snr2``;
 * a pixel is a cosmic ray where it is ``bad2`` and some pixel of its 3 x 3
@@ -36,7 +42,8 @@ Pixels that are not tested:
   neither be flagged as a cosmic ray nor seed the second-pass flags of its
   neighbours, and its DQ already excludes it from the final drizzle.
 
-A NaN read noise makes the noise NaN: that pixel is not flagged either.
+A NaN read noise or ``blot_var`` makes the noise NaN: that pixel is not
+flagged either.
 
 Arithmetic in float64 from the float32 images; both twins cast identically.
 """
@@ -54,7 +61,7 @@ BAD2 = 2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def pixel_flags(data, blot, rdnoise, j, i, gain, snr1, snr2, scale1, scale2):
+def pixel_flags(data, blot, rdnoise, blot_var, j, i, gain, snr1, snr2, scale1, scale2):
     """`BAD1` / `BAD2` bits of pixel ``(j, i)`` (0 where ``D`` or ``B`` is not finite)."""
     ny, nx = blot.shape
     d = data[j, i]
@@ -73,7 +80,10 @@ def pixel_flags(data, blot, rdnoise, j, i, gain, snr1, snr2, scale1, scale2):
     if j < ny - 1 and math.isfinite(blot[j + 1, i]):
         deriv = max(deriv, abs(bd - np.float64(blot[j + 1, i])))
     r = np.float64(rdnoise[j, i])
-    noise = math.sqrt(gain * abs(bd) + r * r) / gain
+    if blot_var.size == 0:
+        noise = math.sqrt(gain * abs(bd) + r * r) / gain
+    else:
+        noise = math.sqrt((gain * abs(bd) + r * r) / (gain * gain) + np.float64(blot_var[j, i]))
     diff = abs(np.float64(d) - bd)
     f = 0
     if diff > scale1 * deriv + snr1 * noise:
@@ -84,19 +94,20 @@ def pixel_flags(data, blot, rdnoise, j, i, gain, snr1, snr2, scale1, scale2):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def crr_flags(data, blot, rdnoise, good, gain, snr1, snr2, scale1, scale2, flags):
+def crr_flags(data, blot, rdnoise, blot_var, good, gain, snr1, snr2, scale1, scale2, flags):
     """Both passes' tests per pixel into ``flags`` (ny, nx) uint8, bits `BAD1` and `BAD2`.
 
     ``good`` (ny, nx) uint8: pixels where it is 0 are not tested (flags 0);
-    an empty array tests every pixel.  Rows in parallel.
+    an empty array tests every pixel.  ``blot_var`` (ny, nx) float32: the
+    variance of ``blot``, or empty to leave it out.  Rows in parallel.
     """
     ny, nx = data.shape
     tested_all = good.size == 0
     for j in prange(ny):
         for i in range(nx):
             if tested_all or good[j, i] != 0:
-                flags[j, i] = pixel_flags(data, blot, rdnoise, j, i, gain, snr1, snr2, scale1,
-                                          scale2)  # fmt: skip
+                flags[j, i] = pixel_flags(data, blot, rdnoise, blot_var, j, i, gain, snr1, snr2,
+                                          scale1, scale2)  # fmt: skip
             else:
                 flags[j, i] = 0
 
@@ -148,7 +159,7 @@ def crr_grow(cr, good, grow, out_mask):
 
 
 def driz_cr(data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), scale=(1.2, 0.7),
-            grow=0, good=None):  # fmt: skip
+            grow=0, good=None, blot_var=None):  # fmt: skip
     """Flag the cosmic rays of one chip into ``out_mask`` (CPU backend).
 
     Arguments are validated by the caller.  MultiDrizzle manual section 1.4,
@@ -175,6 +186,9 @@ def driz_cr(data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), scale=(1
         Radius of the growth box (``(2 grow + 1)**2``); 0 for none.
     good : ndarray of uint8, shape (ny, nx), optional
         0 where a pixel is not tested and never flagged (e.g. bad in DQ).
+    blot_var : ndarray of float32, shape (ny, nx), C-contiguous, optional
+        The variance of ``blot`` (data units squared): the noise of the
+        median itself, added to that of ``data``.  None leaves it out.
 
     Returns
     -------
@@ -182,8 +196,9 @@ def driz_cr(data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), scale=(1
     """
     ny, nx = data.shape
     good_arr = np.empty((0, 0), dtype=np.uint8) if good is None else good
+    var_arr = np.empty((0, 0), dtype=np.float32) if blot_var is None else blot_var
     flags = np.empty((ny, nx), dtype=np.uint8)
-    crr_flags(data, blot, rdnoise, good_arr, float(gain), float(snr[0]), float(snr[1]),
+    crr_flags(data, blot, rdnoise, var_arr, good_arr, float(gain), float(snr[0]), float(snr[1]),
               float(scale[0]), float(scale[1]), flags)  # fmt: skip
     if int(grow) <= 0:
         crr_combine(flags, out_mask)

@@ -2,8 +2,9 @@
 // manual section 1.4, step 7: driz_cr_snr, driz_cr_scale; driz_cr_grow).
 //
 // CUDA twin of fallback/crreject.py (Numba); its module docstring states the
-// test (derivative of the blot over the 4 neighbours, noise
-// sqrt(g|B| + rn^2)/g, two passes, the 3 x 3 test, symmetric growth) and
+// test (derivative of the blot over the 4 neighbours, noise of D - B
+// sqrt((g|B| + rn^2)/g^2 + var(B)), two passes, the 3 x 3 test, symmetric
+// growth) and
 // which pixels are not tested (non-finite D or B, good == 0).  Same entry
 // names, argument order, flag bits, operation order and float32/float64
 // casts, so that the masks agree exactly with the twin's.
@@ -11,7 +12,8 @@
 // How the signatures differ from Numba's:
 // - explicit shapes: every image is a flat row-major (ny, nx) pointer, with
 //   nx, ny after the images;
-// - Numba's empty `good` arrives as NULL (every pixel tested / allowed);
+// - Numba's empty `good` arrives as NULL (every pixel tested / allowed), and
+//   its empty `blot_var` as NULL (the median's noise left out);
 // - one thread per pixel (grid-stride) instead of Numba's parallel rows;
 //   pixel_flags takes the flat index's (j, i) like its twin.
 //
@@ -28,8 +30,9 @@ constexpr unsigned char CR_BAD2 = 2;
 // BAD1 / BAD2 bits of pixel (j, i); 0 where D or B is not finite.  Only
 // finite neighbours that exist enter the derivative.
 __device__ unsigned char pixel_flags(const float* data, const float* blot, const float* rdnoise,
-                                     int nx, int ny, int j, int i, double gain, double snr1,
-                                     double snr2, double scale1, double scale2) {
+                                     const float* blot_var, int nx, int ny, int j, int i,
+                                     double gain, double snr1, double snr2, double scale1,
+                                     double scale2) {
     const IDX_T p = (IDX_T)j * nx + i;
     float d = data[p];
     float b = blot[p];
@@ -55,7 +58,12 @@ __device__ unsigned char pixel_flags(const float* data, const float* blot, const
         if (v > deriv) deriv = v;
     }
     double r = (double)rdnoise[p];
-    double noise = sqrt(gain * fabs(bd) + r * r) / gain;
+    double noise;
+    if (blot_var == nullptr) {
+        noise = sqrt(gain * fabs(bd) + r * r) / gain;
+    } else {
+        noise = sqrt((gain * fabs(bd) + r * r) / (gain * gain) + (double)blot_var[p]);
+    }
     double diff = fabs((double)d - bd);
     unsigned char f = 0;
     if (diff > scale1 * deriv + snr1 * noise) f |= CR_BAD1;
@@ -65,8 +73,10 @@ __device__ unsigned char pixel_flags(const float* data, const float* blot, const
 
 // Both passes' tests per pixel into flags (ny x nx, bits BAD1 and BAD2);
 // pixels where good (may be NULL: all) is 0 are not tested and get 0.
+// blot_var (may be NULL) is the variance of the blot, in data units squared.
 extern "C" __global__ void crr_flags(const float* data, const float* blot, const float* rdnoise,
-                                     const unsigned char* good, int nx, int ny, double gain,
+                                     const float* blot_var, const unsigned char* good, int nx,
+                                     int ny, double gain,
                                      double snr1, double snr2, double scale1, double scale2,
                                      unsigned char* flags) {
     const IDX_T npix = (IDX_T)nx * ny;
@@ -78,8 +88,8 @@ extern "C" __global__ void crr_flags(const float* data, const float* blot, const
         }
         int j = (int)(p / nx);
         int i = (int)(p - (IDX_T)j * nx);
-        flags[p] = pixel_flags(data, blot, rdnoise, nx, ny, j, i, gain, snr1, snr2, scale1,
-                               scale2);
+        flags[p] = pixel_flags(data, blot, rdnoise, blot_var, nx, ny, j, i, gain, snr1, snr2,
+                               scale1, scale2);
     }
 }
 

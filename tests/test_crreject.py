@@ -56,6 +56,13 @@ def make_chip(seed=0, shape=SHAPE):
     return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in (data, blot, rdnoise))
 
 
+def blot_variance(blot, factor=0.4):
+    """A variance of the blot ~ ``factor`` x its photon + read noise, with one NaN."""
+    var = factor * (np.abs(np.nan_to_num(blot)) + 25.0)
+    var[4, 9] = np.nan  # not flagged there: its noise is unknown
+    return np.ascontiguousarray(var, dtype=np.float32)
+
+
 def good_mask(shape=SHAPE, seed=3):
     good = (np.random.default_rng(seed).random(shape) > 0.1).astype(np.uint8)
     good[10, 4] = 0  # next to the 2-pixel cosmic ray
@@ -69,14 +76,16 @@ def run(data, blot, rdnoise, **kw):
     return out
 
 
+@pytest.mark.parametrize("use_var", [False, True], ids=["no-var", "blot-var"])
 @pytest.mark.parametrize("gain", [1.0, 2.5])
 @pytest.mark.parametrize("use_good", [False, True], ids=["all", "good-mask"])
 @pytest.mark.parametrize(("snr", "scale"), PAIRS, ids=PAIR_IDS)
-def test_against_naive(snr, scale, use_good, gain):
+def test_against_naive(snr, scale, use_good, gain, use_var):
     data, blot, rdnoise = make_chip(seed=1)
     good = good_mask() if use_good else None
+    blot_var = blot_variance(blot) / np.float32(gain**2) if use_var else None
     for grow in (0, 1, 2):
-        kw = dict(gain=gain, snr=snr, scale=scale, grow=grow, good=good)
+        kw = dict(gain=gain, snr=snr, scale=scale, grow=grow, good=good, blot_var=blot_var)
         ref = naive_driz_cr(data, blot, rdnoise, **kw)
         got = run(data, blot, rdnoise, **kw)
         assert_array_equal(got, ref)
@@ -101,7 +110,8 @@ def test_flag_kernels_match_naive_passes():
     data, blot, rdnoise = make_chip(seed=2)
     good = good_mask(seed=4)
     flags = np.full(SHAPE, SENTINEL, np.uint8)
-    fcr.crr_flags(data, blot, rdnoise, good, 1.0, 3.0, 2.5, 1.2, 0.7, flags)
+    fcr.crr_flags(data, blot, rdnoise, np.empty((0, 0), np.float32), good, 1.0, 3.0, 2.5, 1.2,
+                  0.7, flags)  # fmt: skip
     b1, b2 = passes(data, blot, rdnoise, 1.0, (3.0, 2.5), (1.2, 0.7), good)
     assert_array_equal((flags & fcr.BAD1) != 0, b1)
     assert_array_equal((flags & fcr.BAD2) != 0, b2)
@@ -138,7 +148,8 @@ def step_expected(q, shape=SHAPE):
 def test_derivative_uses_the_existing_four_neighbours(q):
     data, blot, rdnoise = step_chip(q)
     flags = np.empty(SHAPE, np.uint8)
-    fcr.crr_flags(data, blot, rdnoise, np.empty((0, 0), np.uint8), 1.0, 3.0, 2.5, 1.2, 0.7, flags)
+    fcr.crr_flags(data, blot, rdnoise, np.empty((0, 0), np.float32), np.empty((0, 0), np.uint8),
+                  1.0, 3.0, 2.5, 1.2, 0.7, flags)  # fmt: skip
     assert_array_equal((flags & fcr.BAD1) != 0, step_expected(q))
 
 
@@ -215,3 +226,25 @@ def test_untested_pixels_are_never_flagged():
     b1, b2 = passes(data, blot, rdnoise, 1.0, (3.0, 2.5), (1.2, 0.7))
     assert b2[10, 4] and not b1[10, 4]
     assert run(data, blot, rdnoise, good=good)[10, 4] == 0
+
+
+def test_median_noise_lowers_false_flags():
+    """Pure noise in D and in B: without var(B) the test is too strict, with it as designed.
+
+    D and B are independent noisy images of the same sky, as the data and
+    its blotted median are; the fraction of pixels past 3 sigma of D - B
+    must be the Gaussian one only when the noise of B is counted.
+    """
+    rng = np.random.default_rng(11)
+    shape = (300, 300)
+    sky, rn, frac = 400.0, 5.0, 0.35
+    var_d = sky + rn * rn
+    blot = (sky + np.sqrt(frac * var_d) * rng.standard_normal(shape)).astype(np.float32)
+    data = (sky + np.sqrt(var_d) * rng.standard_normal(shape)).astype(np.float32)
+    rdnoise = np.full(shape, rn, np.float32)
+    var_b = np.full(shape, frac * var_d, np.float32)
+    kw = dict(snr=(3.0, 3.0), scale=(0.0, 0.0))
+    without = run(data, blot, rdnoise, **kw).mean()
+    with_var = run(data, blot, rdnoise, blot_var=var_b, **kw).mean()
+    assert without > 3 * with_var
+    assert 0.0015 < with_var < 0.0045  # two-sided Gaussian tail past 3 sigma: 0.0027
