@@ -8,13 +8,14 @@ back), ``rn`` the read noise of each pixel's amplifier and ``g`` the gain:
 * ``deriv``: the largest ``|B - B(neighbour)|`` over the 4 neighbours
   (x +- 1, y +- 1) that exist (at the image edge) and are finite;
 * ``noise``, the noise of ``D - B``: ``sqrt((g |B| + rn**2) / g**2 +
-  var(B))``.  The first term is the noise of ``D`` predicted from ``B``
-  (``B`` already holds the sky, which is therefore counted once); ``var(B)``
-  (``blot_var``, in data units squared) is the noise that the blotted median
-  carries itself (see :mod:`gpudriz.median_noise` and ``docs/pipeline.md``).
-  AstroDrizzle counts the sky a second time instead, which stands in for
-  ``var(B)`` by accident.  Without ``blot_var`` the noise is
-  ``sqrt(g |B| + rn**2) / g``;
+  median_var)``.  The first term is the variance of ``D`` predicted from
+  ``B`` (``B`` already holds the sky, which is therefore counted once);
+  ``median_var`` (data units squared) is what the blotted median adds:
+  ``var(B) - 2 cov(D, B)``, its own noise less its correlation with ``D``,
+  which is one of the images it was made from (:mod:`gpudriz.median_noise`,
+  ``docs/pipeline.md``).  It may be negative.  Without ``median_var`` the
+  noise is ``sqrt(g |B| + rn**2) / g``.  AstroDrizzle adds the sky a second
+  time instead;
 * ``bad1 = |D - B| > scale1 deriv + snr1 noise``, ``bad2`` likewise with
   ``scale2``, ``snr2``;
 * a pixel is a cosmic ray where it is ``bad2`` and some pixel of its 3 x 3
@@ -42,8 +43,8 @@ Pixels that are not tested:
   neither be flagged as a cosmic ray nor seed the second-pass flags of its
   neighbours, and its DQ already excludes it from the final drizzle.
 
-A NaN read noise or ``blot_var`` makes the noise NaN: that pixel is not
-flagged either.
+A NaN read noise or ``median_var``, or a total variance below 0, makes the
+noise NaN: that pixel is not flagged either.
 
 Arithmetic in float64 from the float32 images; both twins cast identically.
 """
@@ -61,7 +62,7 @@ BAD2 = 2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def pixel_flags(data, blot, rdnoise, blot_var, j, i, gain, snr1, snr2, scale1, scale2):
+def pixel_flags(data, blot, rdnoise, median_var, j, i, gain, snr1, snr2, scale1, scale2):
     """`BAD1` / `BAD2` bits of pixel ``(j, i)`` (0 where ``D`` or ``B`` is not finite)."""
     ny, nx = blot.shape
     d = data[j, i]
@@ -80,10 +81,10 @@ def pixel_flags(data, blot, rdnoise, blot_var, j, i, gain, snr1, snr2, scale1, s
     if j < ny - 1 and math.isfinite(blot[j + 1, i]):
         deriv = max(deriv, abs(bd - np.float64(blot[j + 1, i])))
     r = np.float64(rdnoise[j, i])
-    if blot_var.size == 0:
+    if median_var.size == 0:
         noise = math.sqrt(gain * abs(bd) + r * r) / gain
     else:
-        noise = math.sqrt((gain * abs(bd) + r * r) / (gain * gain) + np.float64(blot_var[j, i]))
+        noise = math.sqrt((gain * abs(bd) + r * r) / (gain * gain) + np.float64(median_var[j, i]))
     diff = abs(np.float64(d) - bd)
     f = 0
     if diff > scale1 * deriv + snr1 * noise:
@@ -94,19 +95,20 @@ def pixel_flags(data, blot, rdnoise, blot_var, j, i, gain, snr1, snr2, scale1, s
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def crr_flags(data, blot, rdnoise, blot_var, good, gain, snr1, snr2, scale1, scale2, flags):
+def crr_flags(data, blot, rdnoise, median_var, good, gain, snr1, snr2, scale1, scale2, flags):
     """Both passes' tests per pixel into ``flags`` (ny, nx) uint8, bits `BAD1` and `BAD2`.
 
     ``good`` (ny, nx) uint8: pixels where it is 0 are not tested (flags 0);
-    an empty array tests every pixel.  ``blot_var`` (ny, nx) float32: the
-    variance of ``blot``, or empty to leave it out.  Rows in parallel.
+    an empty array tests every pixel.  ``median_var`` (ny, nx) float32: what
+    the blotted median adds to the variance of ``D - B``, or empty to leave
+    it out.  Rows in parallel.
     """
     ny, nx = data.shape
     tested_all = good.size == 0
     for j in prange(ny):
         for i in range(nx):
             if tested_all or good[j, i] != 0:
-                flags[j, i] = pixel_flags(data, blot, rdnoise, blot_var, j, i, gain, snr1, snr2,
+                flags[j, i] = pixel_flags(data, blot, rdnoise, median_var, j, i, gain, snr1, snr2,
                                           scale1, scale2)  # fmt: skip
             else:
                 flags[j, i] = 0
@@ -159,7 +161,7 @@ def crr_grow(cr, good, grow, out_mask):
 
 
 def driz_cr(data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), scale=(1.2, 0.7),
-            grow=0, good=None, blot_var=None):  # fmt: skip
+            grow=0, good=None, median_var=None):  # fmt: skip
     """Flag the cosmic rays of one chip into ``out_mask`` (CPU backend).
 
     Arguments are validated by the caller.  MultiDrizzle manual section 1.4,
@@ -186,9 +188,10 @@ def driz_cr(data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), scale=(1
         Radius of the growth box (``(2 grow + 1)**2``); 0 for none.
     good : ndarray of uint8, shape (ny, nx), optional
         0 where a pixel is not tested and never flagged (e.g. bad in DQ).
-    blot_var : ndarray of float32, shape (ny, nx), C-contiguous, optional
-        The variance of ``blot`` (data units squared): the noise of the
-        median itself, added to that of ``data``.  None leaves it out.
+    median_var : ndarray of float32, shape (ny, nx), C-contiguous, optional
+        What the blotted median adds to the variance of ``data - blot``,
+        ``var(B) - 2 cov(D, B)`` (data units squared, may be negative).
+        None leaves it out.
 
     Returns
     -------
@@ -196,7 +199,7 @@ def driz_cr(data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), scale=(1
     """
     ny, nx = data.shape
     good_arr = np.empty((0, 0), dtype=np.uint8) if good is None else good
-    var_arr = np.empty((0, 0), dtype=np.float32) if blot_var is None else blot_var
+    var_arr = np.empty((0, 0), dtype=np.float32) if median_var is None else median_var
     flags = np.empty((ny, nx), dtype=np.uint8)
     crr_flags(data, blot, rdnoise, var_arr, good_arr, float(gain), float(snr[0]), float(snr[1]),
               float(scale[0]), float(scale[1]), flags)  # fmt: skip

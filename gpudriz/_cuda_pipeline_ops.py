@@ -79,12 +79,12 @@ def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthre
 
 
 def driz_cr(ops, data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), scale=(1.2, 0.7),
-            grow=0, good=None, blot_var=None):  # fmt: skip
+            grow=0, good=None, median_var=None):  # fmt: skip
     """Flag the cosmic rays of one chip into ``out_mask`` on the device.
 
     Same contract as :func:`gpudriz.fallback.crreject.driz_cr` (see its
     parameters); every array is a C-contiguous ``ops.xp`` array (float32
-    images and ``blot_var``, uint8 ``good`` and ``out_mask``).  Kernels ``crr_flags``,
+    images and ``median_var``, uint8 ``good`` and ``out_mask``).  Kernels ``crr_flags``,
     ``crr_combine`` and, for ``grow > 0``, ``crr_grow``.
     """
     xp = ops.xp
@@ -94,7 +94,7 @@ def driz_cr(ops, data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), sca
     w, h = _as_i32(nx, "chip width"), _as_i32(ny, "chip height")
     flags = xp.empty((ny, nx), dtype=xp.uint8)
     args = (
-        data, blot, rdnoise, blot_var, good, w, h, _F64(gain), _F64(snr[0]), _F64(snr[1]),
+        data, blot, rdnoise, median_var, good, w, h, _F64(gain), _F64(snr[0]), _F64(snr[1]),
         _F64(scale[0]), _F64(scale[1]), flags,
     )  # fmt: skip
     ops._launch("crreject", "crr_flags", npix, args, index64)

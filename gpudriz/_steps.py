@@ -10,6 +10,7 @@ for chip data, electrons per second for drizzled images.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 from astropy.io import fits
@@ -17,6 +18,7 @@ from astropy.io import fits
 from gpudriz import products
 from gpudriz._arrays import to_host, to_xp
 from gpudriz.blot import blot_image
+from gpudriz.median_noise import measure_drizzle_blot_kernel, median_term_table, noise_scale
 from gpudriz.multidrizzle import MASKPT, MEDIAN_BUDGET, PipelineError
 
 log = logging.getLogger("gpudriz")
@@ -157,7 +159,13 @@ def drizzle_separate(md):
 
 
 def median_image(md):
-    """Combine the separate images section by section under :data:`MEDIAN_BUDGET`."""
+    """Combine the separate images section by section under :data:`MEDIAN_BUDGET`.
+
+    Besides the median (``<output>_med.fits``, e-/s) it writes the number of
+    good values combined at each pixel (``<output>_med_count.fits``), from
+    which the blot step derives the median's part of driz_cr's noise
+    (:mod:`gpudriz.median_noise`).
+    """
     p = md.pars
     if not md._singles:
         raise PipelineError("median: there are no separate drizzled images; run driz_separate.")
@@ -180,6 +188,7 @@ def median_image(md):
     # Three (n, rows, nx) float32 stacks live at once: data, weights, scratch.
     rows = max(1, int(MEDIAN_BUDGET // (3 * 4 * n * nx)) - 2 * grow)
     median = np.empty((ny, nx), dtype=np.float32)
+    counts = np.empty((ny, nx), dtype=np.float32)  # float32: the blot interpolates it
     files = [(fits.open(s, memmap=True), fits.open(w, memmap=True)) for _, s, w in md._singles]
     try:
         for r0 in range(0, ny, rows):
@@ -189,53 +198,98 @@ def median_image(md):
             sci = np.stack([hs[0].data[a0:a1] for hs, _ in files]).astype(np.float32)
             wht = np.stack([hw[0].data[a0:a1] for _, hw in files]).astype(np.float32)
             out = xp.empty((a1 - a0, nx), dtype=xp.float32)
+            count = xp.empty((a1 - a0, nx), dtype=xp.int32)
             md.backend.ops.combine(
                 to_xp(sci, xp), to_xp(wht, xp), to_xp(wht_min, xp), out, p["combine_type"],
                 nlow=p["combine_nlow"], nhigh=p["combine_nhigh"], lthresh=p["combine_lthresh"],
                 hthresh=p["combine_hthresh"], exptime=to_xp(exptime, xp), sky=to_xp(sky, xp),
                 rdnoise=to_xp(rdnoise, xp), nsigma=tuple(p["combine_nsigma"]), grow=grow,
-                fill=0.0,
+                fill=0.0, count=count,
             )  # fmt: skip
-            median[r0:r1] = to_host(out)[r0 - a0 : r0 - a0 + (r1 - r0)]
+            inner = slice(r0 - a0, r0 - a0 + (r1 - r0))
+            median[r0:r1] = to_host(out)[inner]
+            counts[r0:r1] = to_host(count[inner])
     finally:
         for hs, hw in files:
             hs.close()
             hw.close()
     path = md.path(f"{md.output}_med.fits")
     products.write_image(path, median, md.separate_frame.header(), md, bunit="ELECTRONS/S")
-    md.intermediates.append(path)
+    count_path = md.path(f"{md.output}_med_count.fits")
+    products.write_image(count_path, counts, md.separate_frame.header(), md)
+    md.intermediates += [path, count_path]
     md._median_path = path
+    md._median_count_path = count_path
 
 
 # -- 6: blot -------------------------------------------------------------------------
 
 
 def blot_median(md):
-    """The median blotted back to every chip, in electrons (sky not included)."""
+    """The median blotted back to every chip (electrons, sky not included), and its noise term.
+
+    Besides each blot (``_blt.fits``) it writes what the blotted median adds
+    to the variance of driz_cr's ``D - B`` (``_bltvar.fits``, electrons
+    squared): ``var(B) - 2 cov(D, B)`` from the number of good values of the
+    median at each pixel (blotted with the nearest value), the drizzle and
+    blot's smoothing measured through this chip's geometry and the chip's
+    noise predicted from the blot, ``|B + sky| + rn**2``
+    (:mod:`gpudriz.median_noise`).
+    """
     p = md.pars
+    xp = md.xp
     if md._median_path is None:
         raise PipelineError("blot: there is no median image; run the median step.")
-    med = to_xp(fits.getdata(md._median_path), md.xp, np.float32)
+    med = to_xp(fits.getdata(md._median_path), xp, np.float32)
+    counts = None
+    if md._median_count_path is not None:
+        counts = to_xp(fits.getdata(md._median_count_path), xp, np.float32)
     frame = md.separate_frame
+    nimages = len(md._singles)
     for w in md.chips:
         s = md.scale_ratio(w, frame)
-        blotted = blot_image(med, md.pixmap_to(w, frame), interp=p["blot_interp"],
-                             sinscl=p["blot_sinscl"], iscale=w.chip.exptime / (s * s),
-                             backend=md.backend)  # fmt: skip
+        pixmap = md.pixmap_to(w, frame)  # once for both blots
+        blotted = blot_image(med, pixmap, interp=p["blot_interp"], sinscl=p["blot_sinscl"],
+                             iscale=w.chip.exptime / (s * s), backend=md.backend)  # fmt: skip
+        header = w.chip.wcs.to_header(relax=True)
         path = md.path(f"{w.exposure.rootname}_sci{w.chip.extver}_blt.fits")
-        products.write_image(path, to_host(blotted), w.chip.wcs.to_header(relax=True), md,
-                             bunit="ELECTRONS")  # fmt: skip
+        products.write_image(path, to_host(blotted), header, md, bunit="ELECTRONS")
         md.intermediates.append(path)
         w.blot_path = path
+        if counts is None:
+            continue
+        v, k0 = measure_drizzle_blot_kernel(
+            pixmap, kernel=p["driz_sep_kernel"], pixfrac=p["driz_sep_pixfrac"],
+            pixel_scale_ratio=s, interp=p["blot_interp"], sinscl=p["blot_sinscl"],
+            backend=md.backend,
+        )  # fmt: skip
+        table = median_term_table(p["combine_type"], nimages, p["combine_nlow"],
+                                  p["combine_nhigh"], v, k0)  # fmt: skip
+        m = blot_image(counts, pixmap, interp="nearest", backend=md.backend)
+        m = xp.clip(xp.rint(m), 0, nimages).astype(xp.int32)
+        rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
+        var_d = xp.abs(blotted + xp.float32(w.sky)) + rn * rn
+        var_path = md.path(f"{w.exposure.rootname}_sci{w.chip.extver}_bltvar.fits")
+        products.write_image(var_path, to_host(xp.take(to_xp(table, xp), m) * var_d), header, md,
+                             bunit="ELECTRONS2")  # fmt: skip
+        md.intermediates.append(var_path)
+        w.median_var_path = var_path
 
 
 # -- 7: driz_cr ----------------------------------------------------------------------
 
 
 def cosmic_rays(md):
-    """Cosmic rays: each chip (sky in) against its blot (sky added back); masks and _cor files."""
+    """Cosmic rays: each chip (sky in) against its blot (sky added back); masks and _cor files.
+
+    The noise of ``D - B`` is the model ``|B| + rn**2`` plus the median's
+    term (``_bltvar.fits``), scaled to the chip's measured scatter of
+    ``D - B`` (:func:`gpudriz.median_noise.noise_scale`; the scale is logged
+    and recorded as CRNOISE in the chip's ``_crmask`` extension).
+    """
     p = md.pars
     xp = md.xp
+    scales = {}
     for w in md.chips:
         if w.blot_path is None:
             raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
@@ -243,10 +297,20 @@ def cosmic_rays(md):
         data = with_sky(md, w, md.read_electrons(w))
         blotted = to_xp(fits.getdata(w.blot_path), xp, np.float32) + xp.float32(w.sky)
         rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
+        var_d = xp.abs(blotted) + rn * rn
+        model = var_d
+        if w.median_var_path is not None:
+            model = var_d + to_xp(fits.getdata(w.median_var_path), xp, np.float32)
+        c2 = noise_scale(data, blotted, model, xp)
+        w.cr_noise_scale = math.sqrt(c2)
+        scales[w.chip.name] = round(w.cr_noise_scale, 3)
+        # What the kernel adds to var_d: the median's term and the measured level.
+        median_var = (xp.float32(c2) * model - var_d).astype(xp.float32)
         mask = xp.zeros(w.chip.shape, dtype=xp.uint8)
         # Data in electrons: the test is invariant under a common scale, so gain 1.
         md.backend.ops.driz_cr(data, blotted, rn, mask, gain=1.0, snr=tuple(p["driz_cr_snr"]),
-                               scale=tuple(p["driz_cr_scale"]), grow=0)  # fmt: skip
+                               scale=tuple(p["driz_cr_scale"]), grow=0,
+                               median_var=median_var)  # fmt: skip
         w.crmask = mask.astype(bool)
         w.cor = None
         if p["driz_cr_corr"]:
@@ -257,6 +321,7 @@ def cosmic_rays(md):
     products.write_crmasks(md)
     if p["driz_cr_corr"]:
         products.write_cor(md)
+    log.info("driz_cr: noise of D - B over its model, per chip %s", scales)
     log.info("driz_cr: cosmic-ray pixels per chip %s",
              {w.chip.name: int(w.crmask.sum()) for w in md.chips})  # fmt: skip
 

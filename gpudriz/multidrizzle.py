@@ -92,6 +92,11 @@ class ChipWork:
         The sky was subtracted from the input file itself (``workinplace``).
     blot_path : Path or None
         The blotted median of this chip (electrons, sky not included).
+    median_var_path : Path or None
+        What that blot adds to the variance of driz_cr's ``D - B``
+        (electrons squared, :mod:`gpudriz.median_noise`).
+    cr_noise_scale : float or None
+        driz_cr's measured noise of ``D - B`` over its model (CRNOISE).
     crmask : array or None
         Cosmic rays found by driz_cr (True = CR).
     cor : ndarray or None
@@ -106,6 +111,8 @@ class ChipWork:
     sky_by_user: bool = False
     sky_written: bool = False
     blot_path: Path | None = None
+    median_var_path: Path | None = None
+    cr_noise_scale: float | None = None
     crmask: object = None
     cor: object = field(default=None, repr=False)
 
@@ -207,6 +214,7 @@ class Multidrizzle:
         self._built = False
         self._singles = []
         self._median_path = None
+        self._median_count_path = None
         #: The MDRIZTAB row applied (gpudriz.mdriztab.MdriztabSelection), or None.
         self.mdriztab = None
         # The manual's session edits parameters between Multidrizzle() and

@@ -154,6 +154,9 @@ def write_crmasks(md):
             h["EXTNAME"] = "CRMASK"
             h["EXTVER"] = w.chip.extver
             h["COMMENT"] = "non-zero where driz_cr detected a cosmic ray"
+            if w.cr_noise_scale is not None:
+                h["CRNOISE"] = (round(float(w.cr_noise_scale), 5),
+                                "driz_cr: measured noise of D - B / its model")  # fmt: skip
             hdus.append(fits.ImageHDU(np.asarray(to_host(w.crmask), dtype=np.uint8), header=h))
         path = md.path(f"{root}_crmask.fits")
         atomic_write(fits.HDUList(hdus), path)

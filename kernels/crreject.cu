@@ -3,8 +3,8 @@
 //
 // CUDA twin of fallback/crreject.py (Numba); its module docstring states the
 // test (derivative of the blot over the 4 neighbours, noise of D - B
-// sqrt((g|B| + rn^2)/g^2 + var(B)), two passes, the 3 x 3 test, symmetric
-// growth) and
+// sqrt((g|B| + rn^2)/g^2 + median_var) with median_var = var(B) - 2 cov(D, B),
+// two passes, the 3 x 3 test, symmetric growth) and
 // which pixels are not tested (non-finite D or B, good == 0).  Same entry
 // names, argument order, flag bits, operation order and float32/float64
 // casts, so that the masks agree exactly with the twin's.
@@ -13,7 +13,7 @@
 // - explicit shapes: every image is a flat row-major (ny, nx) pointer, with
 //   nx, ny after the images;
 // - Numba's empty `good` arrives as NULL (every pixel tested / allowed), and
-//   its empty `blot_var` as NULL (the median's noise left out);
+//   its empty `median_var` as NULL (the median's term left out);
 // - one thread per pixel (grid-stride) instead of Numba's parallel rows;
 //   pixel_flags takes the flat index's (j, i) like its twin.
 //
@@ -30,7 +30,7 @@ constexpr unsigned char CR_BAD2 = 2;
 // BAD1 / BAD2 bits of pixel (j, i); 0 where D or B is not finite.  Only
 // finite neighbours that exist enter the derivative.
 __device__ unsigned char pixel_flags(const float* data, const float* blot, const float* rdnoise,
-                                     const float* blot_var, int nx, int ny, int j, int i,
+                                     const float* median_var, int nx, int ny, int j, int i,
                                      double gain, double snr1, double snr2, double scale1,
                                      double scale2) {
     const IDX_T p = (IDX_T)j * nx + i;
@@ -59,10 +59,10 @@ __device__ unsigned char pixel_flags(const float* data, const float* blot, const
     }
     double r = (double)rdnoise[p];
     double noise;
-    if (blot_var == nullptr) {
+    if (median_var == nullptr) {
         noise = sqrt(gain * fabs(bd) + r * r) / gain;
     } else {
-        noise = sqrt((gain * fabs(bd) + r * r) / (gain * gain) + (double)blot_var[p]);
+        noise = sqrt((gain * fabs(bd) + r * r) / (gain * gain) + (double)median_var[p]);
     }
     double diff = fabs((double)d - bd);
     unsigned char f = 0;
@@ -73,9 +73,11 @@ __device__ unsigned char pixel_flags(const float* data, const float* blot, const
 
 // Both passes' tests per pixel into flags (ny x nx, bits BAD1 and BAD2);
 // pixels where good (may be NULL: all) is 0 are not tested and get 0.
-// blot_var (may be NULL) is the variance of the blot, in data units squared.
+// median_var (may be NULL) is what the blotted median adds to the variance
+// of D - B, var(B) - 2 cov(D, B), in data units squared (may be negative; a
+// negative total gives a NaN noise and the pixel is not flagged).
 extern "C" __global__ void crr_flags(const float* data, const float* blot, const float* rdnoise,
-                                     const float* blot_var, const unsigned char* good, int nx,
+                                     const float* median_var, const unsigned char* good, int nx,
                                      int ny, double gain,
                                      double snr1, double snr2, double scale1, double scale2,
                                      unsigned char* flags) {
@@ -88,7 +90,7 @@ extern "C" __global__ void crr_flags(const float* data, const float* blot, const
         }
         int j = (int)(p / nx);
         int i = (int)(p - (IDX_T)j * nx);
-        flags[p] = pixel_flags(data, blot, rdnoise, blot_var, nx, ny, j, i, gain, snr1, snr2,
+        flags[p] = pixel_flags(data, blot, rdnoise, median_var, nx, ny, j, i, gain, snr1, snr2,
                                scale1, scale2);
     }
 }

@@ -22,11 +22,11 @@ def derivative(blot, j, i):
     return max(diffs)
 
 
-def passes(data, blot, rdnoise, gain, snr, scale, good=None, blot_var=None):
+def passes(data, blot, rdnoise, gain, snr, scale, good=None, median_var=None):
     """Boolean images ``(bad1, bad2)`` of the two passes.
 
     The noise of ``D - B`` is that of ``D`` (photons of ``B``, read noise)
-    plus that of ``B`` (``blot_var``) when given.
+    plus that of ``B`` (``median_var``) when given.
     """
     ny, nx = data.shape
     bad = [np.zeros((ny, nx), dtype=bool), np.zeros((ny, nx), dtype=bool)]
@@ -40,7 +40,7 @@ def passes(data, blot, rdnoise, gain, snr, scale, good=None, blot_var=None):
                 continue
             deriv = derivative(blot, j, i)
             var_d = (gain * abs(b) + float(rdnoise[j, i]) ** 2) / gain**2
-            var_b = 0.0 if blot_var is None else float(blot_var[j, i])
+            var_b = 0.0 if median_var is None else float(median_var[j, i])
             noise = math.sqrt(var_d + var_b)
             for k in range(2):
                 bad[k][j, i] = abs(d - b) > scale[k] * deriv + snr[k] * noise
@@ -58,9 +58,9 @@ def dilate(mask, r):
 
 
 def driz_cr(data, blot, rdnoise, gain=1.0, snr=(3.0, 2.5), scale=(1.2, 0.7), grow=0, good=None,
-            blot_var=None):  # fmt: skip
+            median_var=None):  # fmt: skip
     """The cosmic-ray mask (uint8, 1 = cosmic ray)."""
-    bad1, bad2 = passes(data, blot, rdnoise, gain, snr, scale, good, blot_var)
+    bad1, bad2 = passes(data, blot, rdnoise, gain, snr, scale, good, median_var)
     cr = bad2 & dilate(bad1, 1)
     if grow > 0:
         cr = dilate(cr, grow)

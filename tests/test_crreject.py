@@ -56,7 +56,7 @@ def make_chip(seed=0, shape=SHAPE):
     return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in (data, blot, rdnoise))
 
 
-def blot_variance(blot, factor=0.4):
+def median_variance(blot, factor=0.4):
     """A variance of the blot ~ ``factor`` x its photon + read noise, with one NaN."""
     var = factor * (np.abs(np.nan_to_num(blot)) + 25.0)
     var[4, 9] = np.nan  # not flagged there: its noise is unknown
@@ -83,9 +83,9 @@ def run(data, blot, rdnoise, **kw):
 def test_against_naive(snr, scale, use_good, gain, use_var):
     data, blot, rdnoise = make_chip(seed=1)
     good = good_mask() if use_good else None
-    blot_var = blot_variance(blot) / np.float32(gain**2) if use_var else None
+    median_var = median_variance(blot) / np.float32(gain**2) if use_var else None
     for grow in (0, 1, 2):
-        kw = dict(gain=gain, snr=snr, scale=scale, grow=grow, good=good, blot_var=blot_var)
+        kw = dict(gain=gain, snr=snr, scale=scale, grow=grow, good=good, median_var=median_var)
         ref = naive_driz_cr(data, blot, rdnoise, **kw)
         got = run(data, blot, rdnoise, **kw)
         assert_array_equal(got, ref)
@@ -245,6 +245,6 @@ def test_median_noise_lowers_false_flags():
     var_b = np.full(shape, frac * var_d, np.float32)
     kw = dict(snr=(3.0, 3.0), scale=(0.0, 0.0))
     without = run(data, blot, rdnoise, **kw).mean()
-    with_var = run(data, blot, rdnoise, blot_var=var_b, **kw).mean()
+    with_var = run(data, blot, rdnoise, median_var=var_b, **kw).mean()
     assert without > 3 * with_var
     assert 0.0015 < with_var < 0.0045  # two-sided Gaussian tail past 3 sigma: 0.0027

@@ -17,7 +17,7 @@ import pytest
 from cuda_host import gxx_available, host_backend, host_module
 from numpy.testing import assert_array_equal
 from test_crreject import (
-    blot_variance,
+    median_variance,
     PAIR_IDS,
     PAIRS,
     SENTINEL,
@@ -65,7 +65,7 @@ def test_kernel_signatures():
     u8 = "unsigned char"
     flags = [
         ("data", f, True, True), ("blot", f, True, True), ("rdnoise", f, True, True),
-        ("blot_var", f, True, True), ("good", u8, True, True), ("nx", i, False, False), ("ny", i, False, False),
+        ("median_var", f, True, True), ("good", u8, True, True), ("nx", i, False, False), ("ny", i, False, False),
         ("gain", d, False, False), ("snr1", d, False, False), ("snr2", d, False, False),
         ("scale1", d, False, False), ("scale2", d, False, False), ("flags", u8, True, False),
     ]  # fmt: skip
@@ -89,26 +89,26 @@ def test_parity_with_numba(snr, scale, use_good):
     good = good_mask() if use_good else None
     for gain in (1.0, 2.5):
         for grow in (0, 1, 2):
-            for blot_var in (None, blot_variance(blot)):
+            for median_var in (None, median_variance(blot)):
                 kw = dict(gain=gain, snr=snr, scale=scale, grow=grow, good=good,
-                          blot_var=blot_var)  # fmt: skip
+                          median_var=median_var)  # fmt: skip
                 ref = numba_run(data, blot, rdnoise, **kw)
                 assert ref.any()
                 for launch in LAUNCHES:
                     assert_array_equal(host_run(data, blot, rdnoise, launch=launch, **kw), ref)
 
 
-def flags_pair(data, blot, rdnoise, good, blot_var=None):
+def flags_pair(data, blot, rdnoise, good, median_var=None):
     """``crr_flags`` of Numba and of the host build (gain 2, the default snr and scale)."""
     ny, nx = data.shape
     ref = np.full(data.shape, SENTINEL, np.uint8)
     fcr.crr_flags(data, blot, rdnoise,
-                  np.empty((0, 0), np.float32) if blot_var is None else blot_var,
+                  np.empty((0, 0), np.float32) if median_var is None else median_var,
                   np.empty((0, 0), np.uint8) if good is None else good,
                   2.0, 3.0, 2.5, 1.2, 0.7, ref)  # fmt: skip
     got = np.full(data.shape, SENTINEL, np.uint8)
     args = (
-        data, blot, rdnoise, blot_var, good, np.int32(nx), np.int32(ny),
+        data, blot, rdnoise, median_var, good, np.int32(nx), np.int32(ny),
         np.float64(2.0), np.float64(3.0), np.float64(2.5), np.float64(1.2), np.float64(0.7), got,
     )  # fmt: skip
     host_module("crreject").get_function("crr_flags")((3,), (8,), args)
@@ -120,8 +120,8 @@ def test_flags_match_numba(use_good):
     """The per-pixel test bits of crr_flags, which the 3 x 3 test reads."""
     data, blot, rdnoise = make_chip(seed=2)
     good = good_mask(seed=4) if use_good else None
-    for blot_var in (None, blot_variance(blot, factor=0.6)):
-        got, ref = flags_pair(data, blot, rdnoise, good, blot_var)
+    for median_var in (None, median_variance(blot, factor=0.6)):
+        got, ref = flags_pair(data, blot, rdnoise, good, median_var)
         assert_array_equal(got, ref)
         assert ((ref & fcr.BAD1) != 0).any() and ((ref & fcr.BAD2) != 0).any()
 
