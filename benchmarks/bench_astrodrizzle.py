@@ -9,14 +9,26 @@ folders and runs, one after the other on this machine:
   parameters) in this Python, after a warm-up run on a tiny association so that
   Numba's compilation (or its loading from the on-disk cache) is not timed;
 - AstroDrizzle (drizzlepac) in its own Python environment, through a
-  subprocess, with the parameters of :data:`ASTRODRIZZLE_PARAMETERS`: gpudriz's
-  defaults spelt in AstroDrizzle's names (every choice is explained there).
+  subprocess.
 
-It then measures the same science figures on both runs with the same code
-(:mod:`gpudriz.science`): cosmic-ray completeness and false flags on star peaks
-from each run's cosmic-ray masks, aperture photometry and centroid offsets of
-isolated stars on each final ``_drz.fits`` (SCI extension, e-/s), and prints
-them side by side with the wall times, the time ratio and each step's time.
+Two comparisons (``--configs``):
+
+- ``defaults``: each pipeline at its own defaults, as a new user runs it
+  (AstroDrizzle with only ``updatewcs=False``, :data:`ASTRODRIZZLE_DEFAULTS`);
+- ``table2``: both at the MultiDrizzle manual's Table 2 values, AstroDrizzle's
+  spelt in its own names (:data:`ASTRODRIZZLE_TABLE2`, every choice explained
+  there) and gpudriz's given explicitly (:data:`GPUDRIZ_TABLE2`, where its
+  defaults differ).
+
+Each run is scored by the same code (:mod:`gpudriz.science`) against the
+injected truth: from the cosmic-ray masks, the fraction of cosmic-ray pixels
+above 5 sigma found, the fraction of clean pixels (no injected defect)
+flagged, the hot pixels that DQ leaves unflagged caught, star peaks flagged;
+from the final ``_drz.fits`` (SCI in e-/s, WHT), the residual objects above
+5 sigma in the background (and how many sit on injected cosmic rays),
+aperture photometry of isolated stars (r = 0.2" against the truth on the same
+pixels, r = 1" against the true total flux) and centroid offsets.  The tables
+print side by side with the wall times and each step's time.
 
 AstroDrizzle must not share this Python's packages; make its environment once::
 
@@ -49,10 +61,18 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-#: AstroDrizzle's parameters for the comparison: gpudriz's defaults (Table 2 of
-#: the MultiDrizzle manual, see gpudriz.parameters) in AstroDrizzle's names.
-#: Where AstroDrizzle's own default differs, the comment says so.
-ASTRODRIZZLE_PARAMETERS = {
+#: AstroDrizzle at its own defaults: only what running offline requires.
+#: Reference files are unavailable offline; the synthetic headers carry their
+#: whole distortion model as SIP, which is what gpudriz reads too.
+ASTRODRIZZLE_DEFAULTS = {"updatewcs": False}
+
+#: The bit AstroDrizzle sets in DQ for a cosmic ray (its default crbit).
+AD_CRBIT = 4096
+
+#: AstroDrizzle's parameters for the Table 2 comparison: the MultiDrizzle
+#: manual's Table 2 values in AstroDrizzle's names.  Where AstroDrizzle's own
+#: default differs, the comment says so.
+ASTRODRIZZLE_TABLE2 = {
     # Reference files are unavailable offline; the synthetic headers carry
     # their whole distortion model as SIP, which is what gpudriz reads too.
     "updatewcs": False,
@@ -88,15 +108,14 @@ ASTRODRIZZLE_PARAMETERS = {
     "driz_sep_fillval": None,
     "driz_sep_bits": "0",
     "driz_sep_wcs": False,
-    # Step 5, median.  gpudriz applies nlow/nhigh to minmax only, so its
-    # median rejects nothing; AstroDrizzle's would drop nhigh values.
+    # Step 5, median.
     "median": True,
     "median_newmasks": True,
     "combine_maskpt": 0.7,  # MultiDrizzle's value, gpudriz's (AstroDrizzle default: 0.3)
     "combine_type": "median",  # Table 2 (AstroDrizzle default: minmed)
     "combine_nsigma": "6 3",  # Table 2; unused by median (AstroDrizzle default: '4 3')
     "combine_nlow": 0,
-    "combine_nhigh": 0,
+    "combine_nhigh": 1,  # Table 2 (AstroDrizzle default: 0)
     "combine_lthresh": None,
     "combine_hthresh": None,
     "combine_grow": 1,  # unused by median
@@ -126,6 +145,12 @@ ASTRODRIZZLE_PARAMETERS = {
     "final_rot": 0.0,
     "final_scale": 0.05,
 }
+
+#: gpudriz's parameters for the Table 2 comparison: where its defaults differ
+#: from Table 2 (docs/differences.md says why), Table 2's values.
+GPUDRIZ_TABLE2 = {"combine_type": "median", "combine_nsigma": (6.0, 3.0), "driz_cr_snr": (3.0, 2.5)}
+
+CONFIGS = ("defaults", "table2")
 
 #: AstroDrizzle's step names (its trailer file's timing table) -> gpudriz's.
 AD_STEPS = {
@@ -197,32 +222,44 @@ def science(truth, crmasks: dict, drz: Path) -> dict:
     crmasks : dict
         ``{(exposure file, extver): (bool CR mask, chip WCS)}``.
     drz : Path
-        Final multi-extension product; its SCI extension is in e-/s.
+        Final product: ``<root>_drz.fits`` (SCI, WHT, ...; SCI in e-/s), or,
+        when that is absent (AstroDrizzle's default ``build=False``), its
+        ``<root>_drz_sci.fits`` and ``<root>_drz_wht.fits``.
     """
-    from gpudriz.science import cosmic_ray_figures, star_figures
+    from gpudriz.science import (
+        cosmic_ray_figures,
+        flag_figures,
+        photometry_figures,
+        residual_objects,
+    )
 
     cr, ncr, flagged, npeaks = cosmic_ray_figures(truth, crmasks)
-    # Flags where no cosmic ray was injected: false detections, or hot pixels
-    # the DQ array leaves unflagged (30% of them), which are right to flag.
-    spurious = at_hot = 0
-    hot = truth.hot_pixels[~np.asarray(truth.hot_pixels["flagged"], dtype=bool)]
-    for (name, extver), (mask, _) in crmasks.items():
-        extra = mask & ~truth.cr_mask(truth.exposures.index(name), extver)
-        spurious += int(np.count_nonzero(extra))
-        mine = hot[np.asarray(hot["chip"]) == extver]
-        at_hot += int(np.count_nonzero(extra[np.asarray(mine["y"]), np.asarray(mine["x"])]))
-    with fits.open(drz) as hdul:
-        image = hdul["SCI"].data
-        wcs = WCS(hdul["SCI"].header)
-        unit = hdul["SCI"].header.get("BUNIT", "?")
-    ratio, scatter, offset, nstars = star_figures(truth, image, wcs)
+    image, weight, wcs, unit = read_product(drz)
     return {
-        "cr_detected": cr, "cr_count": ncr, "cr_flagged_pixels": int(sum(m.sum() for m, _ in crmasks.values())),
-        "cr_spurious": spurious, "cr_at_hot": at_hot,
+        "cr_detected": cr, "cr_count": ncr,
+        "cr_flagged_pixels": int(sum(m.sum() for m, _ in crmasks.values())),
         "peaks_flagged": flagged, "peak_count": npeaks,
-        "phot_ratio": ratio, "phot_scatter": scatter, "centroid": offset, "stars": nstars,
+        **flag_figures(truth, crmasks),
+        **residual_objects(truth, image, weight, wcs, crmasks),
+        **photometry_figures(truth, image, wcs),
         "frame": f"{image.shape[1]}x{image.shape[0]}", "bunit": unit,
     }  # fmt: skip
+
+
+def read_product(drz: Path):
+    """``(SCI, WHT, WCS, BUNIT)`` of a final product in either layout (see :func:`science`)."""
+    if drz.exists():
+        with fits.open(drz) as hdul:
+            return (hdul["SCI"].data, hdul["WHT"].data, WCS(hdul["SCI"].header),
+                    hdul["SCI"].header.get("BUNIT", "?"))  # fmt: skip
+    stem = drz.name[: -len(".fits")]
+    sci_path, wht_path = drz.with_name(f"{stem}_sci.fits"), drz.with_name(f"{stem}_wht.fits")
+    if not (sci_path.exists() and wht_path.exists()):
+        raise FileNotFoundError(f"no final product: neither {drz.name} nor {sci_path.name} and "
+                                f"{wht_path.name} in {drz.parent}")  # fmt: skip
+    with fits.open(sci_path) as hdul:
+        hdu = next(h for h in hdul if h.data is not None)
+        return hdu.data, fits.getdata(wht_path), WCS(hdu.header), hdu.header.get("BUNIT", "?")
 
 
 def sky_error(truth, skies: dict) -> float:
@@ -243,13 +280,13 @@ def warm_up(directory: Path):
     return time.perf_counter() - t0
 
 
-def run_gpudriz(directory: Path, truth, wcs: dict) -> dict:
-    """Time gpudriz's pipeline (CPU backend, defaults) in ``directory`` and measure its science."""
+def run_gpudriz(directory: Path, truth, wcs: dict, pars=None) -> dict:
+    """Time gpudriz's pipeline (CPU backend; defaults, or ``pars``) in ``directory``, score it."""
     from gpudriz._arrays import to_host
     from gpudriz.multidrizzle import Multidrizzle
 
     t0 = time.perf_counter()
-    md = Multidrizzle(input=truth.asn_file, workdir=directory, backend="cpu")
+    md = Multidrizzle(input=truth.asn_file, workdir=directory, backend="cpu", **(pars or {}))
     md.build()
     t1 = time.perf_counter()
     md.run()
@@ -296,11 +333,11 @@ def run_astrodrizzle(directory: Path, truth, wcs: dict, python: str, pars: dict)
                     continue
                 key = (name, hdu.header["EXTVER"])
                 skies[key] = float(hdu.header["MDRIZSKY"])
-                cr = (hdul["DQ", key[1]].data.astype(np.int64) & int(pars["crbit"])) != 0
+                cr = (hdul["DQ", key[1]].data.astype(np.int64) & AD_CRBIT) != 0
                 masks[key] = (cr, wcs[key])
                 crmask_file = directory / f"{Path(name).stem.rsplit('_', 1)[0]}_sci{key[1]}_crmask.fits"
                 if crmask_file.exists() and not np.array_equal(fits.getdata(crmask_file) == 0, cr):
-                    raise RuntimeError(f"{crmask_file.name} and the DQ bit {pars['crbit']} of {name} disagree.")
+                    raise RuntimeError(f"{crmask_file.name} and the DQ bit {AD_CRBIT} of {name} disagree.")
     drz = directory / f"{truth.rootname}_drz.fits"
     figures = science(truth, masks, drz)
     return {
@@ -325,23 +362,40 @@ def _pct(x):
     return f"{100 * x:.2f}%" if np.isfinite(x) else "n/a"
 
 
+def _count(x, total):
+    return f"{x} of {total}"
+
+
 def table(gd: dict, ad: dict) -> str:
     """The side-by-side Markdown table of wall times, science figures and step times."""
+    def both(fmt, key):
+        return fmt(gd[key]), fmt(ad[key])
+
+    f4 = "{:.4f}".format
     rows = [
-        ("wall time, s", f"{gd['seconds']:.1f}", f"{ad['seconds']:.1f}"),
-        ("cosmic rays above 5 sigma detected", f"{_pct(gd['cr_detected'])} of {gd['cr_count']}",
+        ("wall time, s", *both("{:.1f}".format, "seconds")),
+        ("cosmic-ray pixels > 5 sigma found", f"{_pct(gd['cr_detected'])} of {gd['cr_count']}",
          f"{_pct(ad['cr_detected'])} of {ad['cr_count']}"),
-        ("pixels flagged as cosmic rays", str(gd["cr_flagged_pixels"]), str(ad["cr_flagged_pixels"])),
-        ("of which no cosmic ray was injected", str(gd["cr_spurious"]), str(ad["cr_spurious"])),
-        ("of these, hot pixels unflagged in DQ", str(gd["cr_at_hot"]), str(ad["cr_at_hot"])),
+        ("clean pixels flagged (rate)", *both("{:.2e}".format, "false_flag_rate")),
+        ("clean pixels flagged (count)", _count(gd["false_flags"], gd["clean_pixels"]),
+         _count(ad["false_flags"], ad["clean_pixels"])),
+        ("unflagged hot pixels caught", f"{_pct(gd['hot_caught'])} of {gd['hot_count']}",
+         f"{_pct(ad['hot_caught'])} of {ad['hot_count']}"),
         ("star peaks flagged", f"{_pct(gd['peaks_flagged'])} of {gd['peak_count']}",
          f"{_pct(ad['peaks_flagged'])} of {ad['peak_count']}"),
-        ("isolated stars measured", str(gd["stars"]), str(ad["stars"])),
-        ("photometry, median measured/true", f"{gd['phot_ratio']:.4f}", f"{ad['phot_ratio']:.4f}"),
-        ("photometry, robust scatter", f"{gd['phot_scatter']:.4f}", f"{ad['phot_scatter']:.4f}"),
-        ("centroid offset, median (px)", f"{gd['centroid']:.3f}", f"{ad['centroid']:.3f}"),
-        ("sky, max abs(measured - true) (e-)", f"{gd['sky_error']:.3f}", f"{ad['sky_error']:.3f}"),
-        ("final frame (nx x ny), BUNIT", f"{gd['frame']}, {gd['bunit']}", f"{ad['frame']}, {ad['bunit']}"),
+        ("> 5 sigma residual objects in the final image (background)",
+         *both(str, "residual_objects")),
+        ("of which on injected cosmic rays", *both(str, "residual_on_cr")),
+        ("of which on hot pixels", *both(str, "residual_on_hot")),
+        ("isolated stars measured", *both(str, "stars")),
+        ("flux r = 0.2\" / truth on the same pixels, median", *both(f4, "phot_small")),
+        ("flux r = 0.2\", robust scatter", *both(f4, "phot_small_scatter")),
+        ("flux r = 1\" / true total flux, median", *both(f4, "phot_total")),
+        ("flux r = 1\", robust scatter", *both(f4, "phot_total_scatter")),
+        ("centroid offset, median (px)", *both("{:.4f}".format, "centroid")),
+        ("sky, max abs(measured - true) (e-)", *both("{:.3f}".format, "sky_error")),
+        ("final frame (nx x ny), BUNIT", f"{gd['frame']}, {gd['bunit']}",
+         f"{ad['frame']}, {ad['bunit']}"),
     ]  # fmt: skip
     for step in STEP_ORDER:
         a, b = gd["steps"].get(step), ad["steps"].get(step)
@@ -372,12 +426,18 @@ def main(argv=None):
     ap.add_argument("--workdir", type=Path, help="folder for the runs (default: a new temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the files (always kept with --workdir)")
     ap.add_argument("--ad-in-memory", action="store_true", help="AstroDrizzle with in_memory=True")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help="comma-separated comparisons to run: defaults, table2 (default: both)")
     args = ap.parse_args(argv)  # fmt: skip
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = sorted(set(configs) - set(CONFIGS))
+    if unknown or not configs:
+        raise SystemExit(f"--configs takes {', '.join(CONFIGS)}; got {args.configs!r}.")
     python = _astrodrizzle_python(args.python)
     ny, nx = args.chip
     if ny < 64 or nx < 128:
         raise SystemExit(f"--chip {ny} {nx} is too small: at least 64 128 (NY NX).")
-    pars = dict(ASTRODRIZZLE_PARAMETERS, in_memory=bool(args.ad_in_memory))
+    in_memory = {"in_memory": True} if args.ad_in_memory else {}
 
     import numba
 
@@ -390,11 +450,6 @@ def main(argv=None):
         t0 = time.perf_counter()
         truth = make_association(root / "inputs", chip_shape=(ny, nx), seed=args.seed)
         made = time.perf_counter() - t0
-        gd_dir, ad_dir = root / "gpudriz", root / "astrodrizzle"
-        for d in (gd_dir, ad_dir):
-            shutil.rmtree(d, ignore_errors=True)
-            shutil.copytree(root / "inputs", d)
-        add_calacs_keywords(ad_dir)
         wcs = chip_wcs(root / "inputs", truth)
         print(f"association: 4 exposures x 2 chips of {nx}x{ny} (seed {args.seed}), made in {made:.1f} s; "
               f"{len(truth.stars)} stars, {len(truth.cosmic_rays)} cosmic-ray pixels")  # fmt: skip
@@ -403,17 +458,24 @@ def main(argv=None):
               f"Numba thread(s)")  # fmt: skip
         warm = warm_up(root / "warmup")
         print(f"gpudriz warm-up on 64x128 chips (Numba compilation or cache load): {warm:.1f} s")
-
-        gd = run_gpudriz(gd_dir, truth, wcs)
-        print(f"gpudriz: {gd['seconds']:.1f} s")
-        ad = run_astrodrizzle(ad_dir, truth, wcs, python, pars)
-        v = ad["versions"]
-        print(f"AstroDrizzle: {ad['seconds']:.1f} s (drizzlepac {v['drizzlepac']}, astropy {v['astropy']}, "
-              f"numpy {v['numpy']}; in_memory={pars['in_memory']}; subprocess {ad['subprocess_s']:.1f} s "
-              f"with {ad['import_s']:.1f} s of imports)")  # fmt: skip
-        print()
-        print(table(gd, ad))
-        print(f"\nAstroDrizzle / gpudriz wall time: {ad['seconds'] / gd['seconds']:.2f}x")
+        for config in configs:
+            gd_dir, ad_dir = root / f"gpudriz_{config}", root / f"astrodrizzle_{config}"
+            for d in (gd_dir, ad_dir):
+                shutil.rmtree(d, ignore_errors=True)
+                shutil.copytree(root / "inputs", d)
+            add_calacs_keywords(ad_dir)
+            gd_pars = GPUDRIZ_TABLE2 if config == "table2" else {}
+            ad_pars = dict(ASTRODRIZZLE_TABLE2 if config == "table2" else ASTRODRIZZLE_DEFAULTS,
+                           **in_memory)  # fmt: skip
+            gd = run_gpudriz(gd_dir, truth, wcs, gd_pars)
+            ad = run_astrodrizzle(ad_dir, truth, wcs, python, ad_pars)
+            v = ad["versions"]
+            print(f"\n## {config}: gpudriz {gd_pars or 'defaults'}; AstroDrizzle {ad_pars}\n")
+            print(f"gpudriz: {gd['seconds']:.1f} s; AstroDrizzle: {ad['seconds']:.1f} s (drizzlepac "
+                  f"{v['drizzlepac']}, astropy {v['astropy']}, numpy {v['numpy']}; subprocess "
+                  f"{ad['subprocess_s']:.1f} s with {ad['import_s']:.1f} s of imports)\n")  # fmt: skip
+            print(table(gd, ad))
+            print(f"\nAstroDrizzle / gpudriz wall time: {ad['seconds'] / gd['seconds']:.2f}x")
     finally:
         if args.workdir is None and not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -20,7 +20,7 @@ from astropy.wcs import WCS
 from gpudriz._arrays import to_host
 from gpudriz.multidrizzle import Multidrizzle
 from gpudriz.quicklook import write_png
-from gpudriz.science import ScienceFigures, cosmic_ray_figures, star_figures
+from gpudriz.science import ScienceFigures, evaluate_run
 from gpudriz.synthetic import make_association
 
 __all__ = ["PipelineDemoResult", "run_pipeline_demo", "evaluate"]
@@ -49,24 +49,22 @@ class PipelineDemoResult:
 
 
 def evaluate(md, truth) -> ScienceFigures:
-    """Science figures of a finished run ``md`` against ``truth``."""
+    """Science figures of a finished run ``md`` against ``truth`` (needs driz_cr's masks)."""
     masks = {}
     for w in md.chips:
         if w.crmask is not None:
             masks[(w.chip.path.name, w.chip.extver)] = (to_host(w.crmask), w.chip.wcs)
-    cr, ncr, flagged, npk = cosmic_ray_figures(truth, masks) if masks else (
-        float("nan"), 0, float("nan"), 0)  # fmt: skip
+    if not masks:
+        raise ValueError("the demo's science figures need a run with driz_cr=yes.")
     drz = md.products.get("drz")
     if drz is not None:
         with fits.open(drz) as h:
-            image = h["SCI"].data
-            wcs = WCS(h["SCI"].header)
+            image, weight, wcs = h["SCI"].data, h["WHT"].data, WCS(h["SCI"].header)
     else:
         with fits.open(md.products["drz_sci"]) as h:
-            image = h[0].data
-            wcs = WCS(h[0].header)
-    ratio, scatter, offset, nstars = star_figures(truth, image, wcs)
-    return ScienceFigures(cr, ncr, flagged, npk, ratio, scatter, offset, nstars)
+            image, wcs = h[0].data, WCS(h[0].header)
+        weight = fits.getdata(md.products["drz_wht"])
+    return evaluate_run(truth, masks, image, weight, wcs)
 
 
 def run_pipeline_demo(directory="gpudriz_demo", *, chip_shape=(256, 512), backend=None, seed=1,
@@ -89,8 +87,9 @@ def run_pipeline_demo(directory="gpudriz_demo", *, chip_shape=(256, 512), backen
     directory.mkdir(parents=True, exist_ok=True)
     truth = make_association(directory, chip_shape=tuple(chip_shape), seed=seed)
     t0 = time.perf_counter()
-    md = Multidrizzle(input=str(directory / truth.asn_file), workdir=directory, backend=backend,
-                      **pars)  # fmt: skip
+    # The input is named relative to the working folder, as in the manual's
+    # session run from the data's folder.
+    md = Multidrizzle(input=truth.asn_file, workdir=directory, backend=backend, **pars)
     md.build()
     md.run()
     seconds = time.perf_counter() - t0

@@ -47,7 +47,7 @@ from astropy.io import fits
 from astropy.table import Table, vstack
 from astropy.wcs import WCS
 
-__all__ = ["Truth", "make_association", "read_truth", "pixel_area_map", "IDCSCALE"]
+__all__ = ["Truth", "make_association", "read_truth", "pixel_area_map", "render_scene", "IDCSCALE"]
 
 log = logging.getLogger("gpudriz")
 
@@ -657,6 +657,8 @@ def _near_chip(w, ra, dec, shape, margin):
 
 
 def _sip_size(w, shape):
+    if w.sip is None:  # e.g. a drizzled product's TAN frame
+        return 0.0
     ny, nx = shape
     corners_u = np.array([0, nx - 1, 0, nx - 1]) + 1.0 - w.sip.crpix[0]
     corners_v = np.array([0, 0, ny - 1, ny - 1]) + 1.0 - w.sip.crpix[1]
@@ -668,6 +670,30 @@ def _erf(x):
     # NumPy has no erf (and SciPy is not a dependency); separable stamps need
     # it only at pixel edges along each axis, few enough for math.erf.
     return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+
+
+def render_scene(truth, wcs, shape, *, stars=None, galaxies=None) -> np.ndarray:
+    """The noiseless scene (stars and galaxies, e-/s per pixel) on any pixel grid.
+
+    Sources are integrated over the pixels of ``wcs`` (e.g. a drizzled
+    product's frame) with the PSF in those pixels, as for the exposures:
+    what a perfect, infinitely deep image on that grid would hold, before the
+    broadening that drizzling itself adds.
+
+    Parameters
+    ----------
+    truth : Truth
+    wcs : astropy.wcs.WCS
+        Celestial WCS of the grid.
+    shape : tuple of int
+        ``(ny, nx)``.
+    stars, galaxies : astropy.table.Table, optional
+        Render these rows instead of all of ``truth``'s (e.g. one star, or
+        ``truth.galaxies[:0]`` for none).
+    """
+    stars = truth.stars if stars is None else stars
+    galaxies = truth.galaxies if galaxies is None else galaxies
+    return _render(wcs, tuple(shape), stars, galaxies, 1.0)
 
 
 def _render(w, shape, stars, galaxies, exptime):

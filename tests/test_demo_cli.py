@@ -1,5 +1,10 @@
 """The README's main job: `gpudriz demo` on built-in synthetic data, and the CLI's basics."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -16,6 +21,21 @@ def test_pipeline_demo_writes_products_and_checks_truth(tmp_path, capsys):
         assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX", "ERR"]
     png = (tmp_path / "j8demo01_drz.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in png[-12:]
+
+
+def test_readme_demo_command_from_a_fresh_folder(tmp_path):
+    """The README's main job exactly as written: ``gpudriz demo``, no argument, relative folder."""
+    script = Path(sys.executable).with_name("gpudriz")
+    if not script.exists():
+        pytest.skip(f"the gpudriz console script is not installed next to {sys.executable}")
+    env = {k: v for k, v in os.environ.items() if k != "GPUDRIZ_BACKEND"}
+    proc = subprocess.run([str(script), "demo"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "residual objects above 5 sigma" in proc.stdout
+    assert (tmp_path / "gpudriz_demo" / "j8demo01_drz.fits").exists()
+    # One line, not one per chip and step, about the fast pixmap's fallback.
+    assert proc.stderr.count("calc_pixmap:") <= 1, proc.stderr
 
 
 def test_drizzle_only_demo_conserves_flux_and_recovers_stars(tmp_path, capsys):

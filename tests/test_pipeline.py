@@ -102,7 +102,7 @@ def test_science_against_truth(session):
     assert f.cr_count > 500 and f.cr_detected > 0.95
     assert f.star_peak_count > 50 and f.star_peaks_flagged < 0.02
     assert f.star_count >= 5
-    assert f.photometry_ratio == pytest.approx(1.0, abs=0.03)
+    assert f.phot_small == pytest.approx(1.0, abs=0.01)
     assert f.centroid_offset < 0.05
 
 
