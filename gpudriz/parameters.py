@@ -508,17 +508,23 @@ _DEFINITIONS = (
     # 5 Median image creation
     _p("median", "median", "bool", True, "Create a median image?"),
     _p("median_newmasks", "median", "bool", True, "Create new masks when doing the median?"),
-    _p("combine_type", "median", "choice", "median", "Type of combine operation",
+    _p("combine_type", "median", "choice", "minmed", "Type of combine operation",
        choices=("average", "median", "sum", "minmed", "minmax"),
-       note="Section 1.4 gives minmed as the default and lists average, median, sum and minmed; "
-            "minmax is the method combine_nlow and combine_nhigh refer to."),
-    _p("combine_nsigma", "median", "pair", (6.0, 3.0),
+       note="Section 1.4's default (and AstroDrizzle's); Table 2 gives median, which leaves "
+            "3.6x more cosmic rays in the final image (docs/differences.md).  minmax is the "
+            "method combine_nlow and combine_nhigh refer to in the manual."),
+    _p("combine_nsigma", "median", "pair", (4.0, 3.0),
        "Significance for accepting minimum instead of median",
        minimum=0.0, exclusive_minimum=True,
        note="The first value decides between median and minimum, the second is used when growing; "
-            "one value is used for both.  Section 1.4 gives '4 3'; Table 2's '6 3' is used."),
-    _p("combine_nlow", "median", "int", 0, "minmax: Number of low pixels to reject", minimum=0),
-    _p("combine_nhigh", "median", "int", 1, "minmax: Number of high pixels to reject", minimum=0),
+            "one value is used for both.  Section 1.4's '4 3' (Table 2 gives '6 3')."),
+    _p("combine_nlow", "median", "int", 0,
+       "Number of low pixels to reject (median, average, sum, minmax)", minimum=0,
+       note="Of each pixel's good values, as numcombine: lowered where fewer are good; minmax "
+            "scales it with the good values (IRAF); minmed ignores it."),
+    _p("combine_nhigh", "median", "int", 1,
+       "Number of high pixels to reject (median, average, sum, minmax)", minimum=0,
+       note="As combine_nlow.  Table 2's 1 drops a cosmic ray before the median of four images."),
     _p("combine_lthresh", "median", "float", None,
        "Lower threshold for clipping input pixel values",
        nullable=True, none_means="no lower threshold"),
@@ -537,10 +543,13 @@ _DEFINITIONS = (
     # 7 Cosmic-ray detection and removal
     _p("driz_cr", "driz_cr", "bool", True, "Perform CR rejection with deriv and driz_cr?"),
     _p("driz_cr_corr", "driz_cr", "bool", False, "Create CR cleaned _cor file and a _crmask file?"),
-    _p("driz_cr_snr", "driz_cr", "pair", (3.0, 2.5), "driz_cr: SNR parameter",
+    _p("driz_cr_snr", "driz_cr", "pair", (5.0, 4.0), "driz_cr: SNR parameter",
        minimum=0.0, exclusive_minimum=True,
-       note="First and second detection pass; one value is used for both.  Section 1.4 gives "
-            "'3.5 3.0'; Table 2's '3.0 2.5' is used."),
+       note="First and second detection pass, in units of the noise of D - B, which gpudriz "
+            "models without AstroDrizzle's inflation (docs/pipeline.md, driz_cr noise); one "
+            "value is used for both.  Table 2's '3.0 2.5' and section 1.4's '3.5 3.0' were "
+            "meant for the inflated noise: with a true noise they flag 100x more clean pixels "
+            "(docs/differences.md)."),
     _p("driz_cr_scale", "driz_cr", "pair", (1.2, 0.7), "driz_cr: scale parameter", minimum=0.0,
        note="Multiplies the derivative in the first and second pass; one value is used for both."),
     # 8 Final image combination

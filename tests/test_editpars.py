@@ -365,7 +365,7 @@ def test_form_shows_every_parameter_by_step():
     assert isinstance(f["coeffs"], widgets.Combobox) and f["coeffs"].value == "header"
     assert isinstance(f["final_pixfrac"], widgets.Text) and f["final_pixfrac"].value == "0.9"
     assert f["final_outnx"].value == "" and f["final_outnx"].placeholder == "INDEF"
-    assert f["combine_nsigma"].value == "6 3"
+    assert f["combine_nsigma"].value == "4 3"
 
 
 def test_form_apply_sets_the_values():
