@@ -171,6 +171,9 @@ def median_image(md):
         raise PipelineError("median: there are no separate drizzled images; run driz_separate.")
     xp = md.xp
     n = len(md._singles)
+    if n > np.iinfo(np.int16).max:
+        raise PipelineError(f"median: {n} separate images are more than the "
+                            f"{np.iinfo(np.int16).max} one median can count.")  # fmt: skip
     ny, nx = md.separate_frame.shape
     grow = int(round(p["combine_grow"])) if p["combine_type"] == "minmed" else 0
     # wht_min per image: median_newmasks masks low-weight pixels.
@@ -188,7 +191,7 @@ def median_image(md):
     # Three (n, rows, nx) float32 stacks live at once: data, weights, scratch.
     rows = max(1, int(MEDIAN_BUDGET // (3 * 4 * n * nx)) - 2 * grow)
     median = np.empty((ny, nx), dtype=np.float32)
-    counts = np.empty((ny, nx), dtype=np.float32)  # float32: the blot interpolates it
+    counts = np.empty((ny, nx), dtype=np.int16)  # at most n <= 32767 images: checked below
     files = [(fits.open(s, memmap=True), fits.open(w, memmap=True)) for _, s, w in md._singles]
     try:
         for r0 in range(0, ny, rows):
@@ -231,7 +234,7 @@ def blot_median(md):
     Besides each blot (``_blt.fits``) it writes what the blotted median adds
     to the variance of driz_cr's ``D - B`` (``_bltvar.fits``, electrons
     squared): ``var(B) - 2 cov(D, B)`` from the number of good values of the
-    median at each pixel (blotted with the nearest value), the drizzle and
+    median at each pixel (the nearest pixel's), the drizzle and
     blot's smoothing measured through this chip's geometry and the chip's
     noise predicted from the blot, ``|B + sky| + rn**2``
     (:mod:`gpudriz.median_noise`).
@@ -243,7 +246,7 @@ def blot_median(md):
     med = to_xp(fits.getdata(md._median_path), xp, np.float32)
     counts = None
     if md._median_count_path is not None:
-        counts = to_xp(fits.getdata(md._median_count_path), xp, np.float32)
+        counts = to_xp(fits.getdata(md._median_count_path), xp, np.int16)
     frame = md.separate_frame
     nimages = len(md._singles)
     for w in md.chips:
@@ -265,8 +268,7 @@ def blot_median(md):
         )  # fmt: skip
         table = median_term_table(p["combine_type"], nimages, p["combine_nlow"],
                                   p["combine_nhigh"], v, k0)  # fmt: skip
-        m = blot_image(counts, pixmap, interp="nearest", backend=md.backend)
-        m = xp.clip(xp.rint(m), 0, nimages).astype(xp.int32)
+        m = nearest_values(counts, pixmap, xp)
         rn = to_xp(w.chip.rdnoise_map(), xp, np.float32)
         var_d = xp.abs(blotted + xp.float32(w.sky)) + rn * rn
         var_path = md.path(f"{w.exposure.rootname}_sci{w.chip.extver}_bltvar.fits")
@@ -274,6 +276,17 @@ def blot_median(md):
                              bunit="ELECTRONS2")  # fmt: skip
         md.intermediates.append(var_path)
         w.median_var_path = var_path
+
+
+def nearest_values(image, pixmap, xp):
+    """``image`` at the nearest pixel of each pixmap position (int32; 0 outside or undefined)."""
+    ny, nx = image.shape
+    x, y = pixmap[..., 0], pixmap[..., 1]
+    inside = xp.isfinite(x) & xp.isfinite(y)
+    inside &= (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
+    ix = xp.clip(xp.rint(xp.where(inside, x, 0.0)), 0, nx - 1).astype(xp.int64)
+    iy = xp.clip(xp.rint(xp.where(inside, y, 0.0)), 0, ny - 1).astype(xp.int64)
+    return xp.where(inside, image[iy, ix].astype(xp.int32), 0)
 
 
 # -- 7: driz_cr ----------------------------------------------------------------------
