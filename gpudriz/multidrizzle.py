@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gpudriz import inplace
+from gpudriz import checks, inplace
 from gpudriz import parameters as P
 from gpudriz._arrays import to_xp
 from gpudriz.backend import get_backend
@@ -96,6 +96,9 @@ class ChipWork:
         Cosmic rays found by driz_cr (True = CR).
     cor : ndarray or None
         The chip with its cosmic rays replaced by the blot (``driz_cr_corr``).
+    empty : bool
+        The chip has no data (all zero, or no finite pixel): every pixel
+        counts as bad (:func:`gpudriz.checks.empty_chips`).
     """
 
     chip: Chip
@@ -108,6 +111,7 @@ class ChipWork:
     blot_path: Path | None = None
     crmask: object = None
     cor: object = field(default=None, repr=False)
+    empty: bool = False
 
     @property
     def key(self):
@@ -298,8 +302,15 @@ class Multidrizzle:
             read_exposure(path, group=p["group"], overrides=overrides, bits=p["bits"])
             for path in inputs.exposures
         ]
+        # What only shows across inputs or in the pixels, checked before any work.
+        checks.check_rootnames(self.exposures)
+        checks.check_chip_shapes(self.exposures)
+        checks.check_wcs(self.exposures)
+        checks.check_ivms(self.exposures, self.ivm)
+        empty = checks.empty_chips(self.exposures)
         self.chips = [
-            ChipWork(chip=c, exposure=e, to_electrons=_to_electrons(c))
+            ChipWork(chip=c, exposure=e, to_electrons=_to_electrons(c),
+                     empty=(c.path, c.extver) in empty)
             for e in self.exposures for c in e.chips
         ]  # fmt: skip
         # The distortion model, then the registration corrections, go into each
@@ -432,6 +443,8 @@ class Multidrizzle:
         """DQ-good pixels of the chip (the ``bits`` parameter), on the backend."""
         dq = work.chip.read_dq()
         good = (dq & ~np.uint32(work.chip.good_bits)) == 0
+        if work.empty:
+            good[...] = False  # a chip without data: no sky, no weight (gpudriz.checks)
         return to_xp(good, self.xp)
 
     def good_mask(self, work: ChipWork, *, with_cr=False):

