@@ -7,6 +7,10 @@ the crash, open-file and full-disk cases run it in a subprocess.
 
 import logging
 import shutil
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -29,6 +33,11 @@ def tiny(tmp_path):
     return tmp_path
 
 
+def _python(script, cwd, timeout=300, preexec=None):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=preexec)  # fmt: skip
+
+
 # -- 1: rootname clashes ---------------------------------------------------------------
 
 
@@ -47,6 +56,30 @@ def test_flt_and_flc_of_one_exposure_are_refused(tiny):
     with pytest.raises(InputError, match="tiny0002_flc.fits.*|.*tiny0002_flt.fits") as err:
         _md(tiny, pattern="tiny*.fits").build()
     assert "tiny0002_flt.fits" in str(err.value) and "tiny0002_flc.fits" in str(err.value)
+
+
+# -- 2: a bounded number of open files ---------------------------------------------------
+
+
+def test_median_of_300_inputs_under_64_open_files(tmp_path):
+    """Without one-file-at-a-time reading the median holds 600 files open and fails."""
+    write_tiny_exposures(tmp_path / "in", 300)
+    (tmp_path / "run").mkdir()
+    script = f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        import gpudriz
+        md = gpudriz.Multidrizzle(input={str(tmp_path / "in" / "*_flt.fits")!r}, workdir={str(tmp_path / "run")!r},
+                                  backend="cpu", rdnoise=5.0)
+        md.run(static=False, skysub=False, driz_separate=True, median=True, blot=False, driz_cr=False,
+               driz_combine=False)
+        print("median", md._median_path)
+    """
+    t0 = time.perf_counter()
+    proc = _python(script, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "run" / "final_med.fits").is_file()
+    print(f"300 inputs: {time.perf_counter() - t0:.1f} s")
 
 
 # -- 9: every input checked at build ---------------------------------------------------------
