@@ -147,7 +147,7 @@ def test_group_processes_one_chip(association, tmp_path, group, extver):
     assert [w.chip.extver for w in md.chips] == [extver] * len(truth.exposures)
     with fits.open(md.products["drz"]) as h:
         assert h[0].header["NDRIZIM"] == len(truth.exposures)
-        assert h[0].header["D001DATA"].endswith(f"[SCI,{extver}]")
+        assert list(h["INPUTS"].data["EXTVER"]) == [extver] * len(truth.exposures)
 
 
 def test_bits_counts_flagged_pixels_as_good(association, tmp_path):

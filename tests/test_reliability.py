@@ -82,6 +82,34 @@ def test_median_of_300_inputs_under_64_open_files(tmp_path):
     print(f"300 inputs: {time.perf_counter() - t0:.1f} s")
 
 
+# -- 3: fixed-size headers; provenance once, in the product ---------------------------------
+
+
+def _cards(path):
+    with fits.open(path) as h:
+        return len(h[0].header)
+
+
+def test_intermediate_headers_do_not_grow_with_the_inputs(tmp_path):
+    sizes = {}
+    for n in (2, 6):
+        folder = tmp_path / f"n{n}"
+        write_tiny_exposures(folder / "in", n)
+        md = _md(folder)
+        md.run()
+        run = folder / "run"
+        sizes[n] = [_cards(run / "tiny0000_single_sci.fits"), _cards(run / "tiny0000_sci1_blt.fits"),
+                    _cards(run / "final_med.fits"), _cards(run / "tiny0000_crmask.fits")]  # fmt: skip
+        with fits.open(run / "final_drz.fits") as h:
+            assert not [k for k in h[0].header if k.startswith("D0")]
+            t = h["INPUTS"].data
+            assert len(t) == 2 * n
+            assert list(t["EXTVER"][:2]) == [1, 2] and t["ROOTNAME"][-1] == f"tiny{n - 1:04d}"
+            np.testing.assert_allclose(t["MDRIZSKY"], [w.sky for w in md.chips], rtol=1e-6)
+            assert h[0].header["NDRIZIM"] == 2 * n
+    assert sizes[2] == sizes[6]
+
+
 # -- 9: every input checked at build ---------------------------------------------------------
 
 
@@ -154,3 +182,21 @@ def test_file_cut_at_an_hdu_boundary_is_refused(tiny):
         f.truncate(cut)
     with pytest.raises(InputError, match=r"tiny0001_flt.fits' is truncated: .*NEXTEND = 4 .* holds 2"):
         resolve_inputs(str(tiny / "in" / "*_flt.fits"))
+
+
+# -- 5: non-ASCII paths -----------------------------------------------------------------------
+
+
+def test_non_ascii_folder_file_and_output_names(tmp_path):
+    folder = tmp_path / "é日本"
+    write_tiny_exposures(folder / "in", 2, prefix="tü")
+    md = _md(folder, output="ü日")
+    md.run()
+    drz = folder / "run" / "ü日_drz.fits"
+    with fits.open(drz) as h:
+        paths = [p.decode("utf-8") if isinstance(p, bytes) else p for p in h["INPUTS"].data["PATH"]]
+        history = "\n".join(str(c) for c in h[0].header["HISTORY"])
+        assert h[0].header["FILENAME"] == "\\xfc\\u65e5_drz.fits"
+    assert paths[0] == str(folder / "in" / "tü0000_flt.fits")
+    assert "output = \\xfc\\u65e5" in history
+    assert "ü日" in (folder / "run" / "multidrizzle.run").read_text(encoding="utf-8")
