@@ -48,6 +48,7 @@ from gpudriz.outframe import OutputFrame, output_frame
 from gpudriz.pixmap import calc_pixmap
 from gpudriz.resample import Drizzle
 from gpudriz.shiftfile import apply_shiftfile, read_shiftfile
+from gpudriz.workfolder import FolderBusyError, FolderLock, remove_stale_temporaries
 
 __all__ = ["Multidrizzle", "STEP_NAMES", "help", "PipelineError"]
 
@@ -372,6 +373,20 @@ class Multidrizzle:
         asked = dict(static=static, skysub=skysub, driz_separate=driz_separate, median=median,
                      blot=blot, driz_cr=driz_cr, driz_combine=driz_combine)  # fmt: skip
         todo = {k: (self.pars[k] if v is None else bool(v)) for k, v in asked.items()}
+        try:
+            lock = FolderLock(self.workdir)
+            lock.__enter__()
+        except FolderBusyError as exc:
+            raise PipelineError(str(exc)) from None
+        try:
+            # Under the lock no other run writes here: temporaries found are a killed run's.
+            remove_stale_temporaries(self.workdir)
+            return self._run_steps(todo)
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _run_steps(self, todo):
+        """The enabled steps in order, then the runfile (the folder is locked by :meth:`run`)."""
         from gpudriz import _steps
 
         steps = [

@@ -21,9 +21,11 @@ from astropy.io import fits
 from gpudriz import parameters as P
 from gpudriz._arrays import to_host
 from gpudriz.provenance import base_cards, header_text, inputs_table, parameter_history
+from gpudriz.workfolder import temp_prefix
 
 __all__ = [
     "atomic_write",
+    "atomic_write_text",
     "write_image",
     "write_drizzle_product",
     "write_crmasks",
@@ -44,11 +46,31 @@ def atomic_write(hdul: fits.HDUList, path, *, checksum=False):
     one.  A file that is replaced keeps its permissions; a new one gets 0644.
     ``checksum`` writes CHECKSUM/DATASUM cards.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _replace_atomically(Path(path), lambda tmp: hdul.writeto(tmp, overwrite=True, output_verify="silentfix",
+                                                             checksum=checksum))  # fmt: skip
+
+
+def atomic_write_text(path, text: str):
+    """Write ``text`` (UTF-8) to ``path`` as :func:`atomic_write` does: a full disk leaves the old file."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    _replace_atomically(Path(path), write)
+
+
+def _replace_atomically(path: Path, write):
+    """``write(tmp)`` to a temporary beside ``path``, then rename it into place.
+
+    The temporary's name carries gpudriz's mark (:func:`gpudriz.workfolder.temp_prefix`),
+    so that a later run can remove one left by a killed process.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        hdul.writeto(tmp, overwrite=True, output_verify="silentfix", checksum=checksum)
+        write(tmp)
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -195,7 +217,7 @@ def write_runfile(md):
         + " ".join(shlex.quote(a) for a in args)
         + "\n"
     )
-    path.write_text(text)
+    atomic_write_text(path, text)
     md.products["runfile"] = path
 
 

@@ -7,6 +7,7 @@ the crash, open-file and full-disk cases run it in a subprocess.
 
 import logging
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,9 @@ from astropy.io import fits
 
 import gpudriz
 from gpudriz.inputs import InputError, resolve_inputs
+from gpudriz.multidrizzle import PipelineError
 from gpudriz.tiny_inputs import write_tiny_exposures
+from gpudriz.workfolder import LOCK_NAME, TEMP_MARK
 
 def _md(folder, pattern="*_flt.fits", **pars):
     run = folder / "run"
@@ -184,6 +187,70 @@ def test_file_cut_at_an_hdu_boundary_is_refused(tiny):
         resolve_inputs(str(tiny / "in" / "*_flt.fits"))
 
 
+# -- 8: leftovers of killed runs; the runfile written atomically --------------------------------
+
+
+def test_stale_temporaries_are_removed_and_a_killed_run_reruns_identically(tiny):
+    run = tiny / "run"
+    run.mkdir()
+    # A child that is killed (SIGKILL) in the middle of writing the fourth file.
+    script = f"""
+        import os, signal
+        from astropy.io import fits
+        import gpudriz
+        real, calls = fits.HDUList.writeto, [0]
+        def dying(self, name, *a, **k):
+            calls[0] += 1
+            if calls[0] == 4:
+                with open(name, "wb") as f:
+                    f.write(b"SIMPLE  =                    T")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self, name, *a, **k)
+        fits.HDUList.writeto = dying
+        gpudriz.Multidrizzle(input={str(tiny / "in" / "*_flt.fits")!r}, workdir={str(run)!r}, backend="cpu",
+                             rdnoise=5.0).run()
+    """
+    proc = _python(script, tiny)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    left = [p for p in run.iterdir() if TEMP_MARK in p.name]
+    assert len(left) == 1 and left[0].name.startswith(".") and left[0].name.endswith(".tmp")
+    _md(tiny).run()
+    assert not [p for p in run.iterdir() if TEMP_MARK in p.name]
+    # The same run from scratch elsewhere gives the same product, bit for bit.
+    clean = tiny / "clean"
+    shutil.copytree(tiny / "in", clean / "in")
+    _md(clean).run()
+    with fits.open(run / "final_drz.fits") as a, fits.open(clean / "run" / "final_drz.fits") as b:
+        for name in ("SCI", "WHT", "CTX", "ERR"):
+            np.testing.assert_array_equal(a[name].data, b[name].data)
+
+
+def test_full_disk_leaves_the_old_runfile(tiny):
+    run = tiny / "run"
+    run.mkdir()
+    (run / "multidrizzle.run").write_text("# the previous run\n")
+    # RLIMIT_FSIZE makes every write past 40 bytes fail (EFBIG), as a full disk would.
+    script = f"""
+        import resource, signal
+        import gpudriz
+        md = gpudriz.Multidrizzle(input={str(tiny / "in" / "*_flt.fits")!r}, workdir={str(run)!r}, backend="cpu")
+        md.build()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40, resource.RLIM_INFINITY))
+        try:
+            md.run(static=False, skysub=False, driz_separate=False, median=False, blot=False, driz_cr=False,
+                   driz_combine=False)
+        except OSError as exc:
+            print("failed:", exc)
+        else:
+            print("written")
+    """
+    proc = _python(script, tiny)
+    assert "failed:" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    assert (run / "multidrizzle.run").read_text() == "# the previous run\n"
+    assert not [p for p in run.iterdir() if TEMP_MARK in p.name]
+
+
 # -- 5: non-ASCII paths -----------------------------------------------------------------------
 
 
@@ -200,3 +267,30 @@ def test_non_ascii_folder_file_and_output_names(tmp_path):
     assert paths[0] == str(folder / "in" / "tü0000_flt.fits")
     assert "output = \\xfc\\u65e5" in history
     assert "ü日" in (folder / "run" / "multidrizzle.run").read_text(encoding="utf-8")
+
+
+# -- 6: one run at a time in a folder ----------------------------------------------------------
+
+
+def test_a_second_run_in_a_busy_folder_stops_with_a_clear_error(tiny):
+    run = tiny / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from gpudriz.workfolder import FolderLock
+        with FolderLock({str(run)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        md = _md(tiny, final_pixfrac=0.5)
+        with pytest.raises(PipelineError, match=rf"another gpudriz run \(process {holder.pid}\) is working in"):
+            md.run()
+        assert not list(run.glob("*.fits"))  # nothing written
+    finally:
+        holder.kill()  # kill -9: the kernel releases the lock
+        holder.wait()
+        holder.stdout.close()
+    md.run()
+    assert (run / "final_drz.fits").is_file() and (run / LOCK_NAME).is_file()
