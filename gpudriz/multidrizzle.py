@@ -44,6 +44,7 @@ from gpudriz.backend import get_backend
 from gpudriz.distortion import apply_coeffs
 from gpudriz.inputs import resolve_inputs
 from gpudriz.instruments import Chip, Exposure, read_exposure
+from gpudriz.memory import check_run
 from gpudriz.outframe import OutputFrame, output_frame
 from gpudriz.pixmap import calc_pixmap
 from gpudriz.resample import Drizzle
@@ -373,6 +374,8 @@ class Multidrizzle:
         asked = dict(static=static, skysub=skysub, driz_separate=driz_separate, median=median,
                      blot=blot, driz_cr=driz_cr, driz_combine=driz_combine)  # fmt: skip
         todo = {k: (self.pars[k] if v is None else bool(v)) for k, v in asked.items()}
+        # The whole need of every step against the memory this process may use, before any work.
+        check_run(self, todo)
         try:
             lock = FolderLock(self.workdir)
             lock.__enter__()

@@ -6,6 +6,7 @@ the crash, open-file and full-disk cases run it in a subprocess.
 """
 
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 from astropy.io import fits
 
 import gpudriz
+from gpudriz import memory
 from gpudriz.inputs import InputError, resolve_inputs
 from gpudriz.multidrizzle import PipelineError
 from gpudriz.tiny_inputs import write_tiny_exposures
@@ -294,3 +296,49 @@ def test_a_second_run_in_a_busy_folder_stops_with_a_clear_error(tiny):
         holder.stdout.close()
     md.run()
     assert (run / "final_drz.fits").is_file() and (run / LOCK_NAME).is_file()
+
+
+# -- 4: memory needs against the process's limit -------------------------------------------------
+
+
+def _fake_cgroup(root, limit, current=0):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "memory.max").write_text(f"{limit}\n")
+    (root / "memory.current").write_text(f"{current}\n")
+
+
+def test_cgroup_limit_is_read(tmp_path, monkeypatch):
+    _fake_cgroup(tmp_path / "cg", 300 * 2**20, 100 * 2**20)
+    monkeypatch.setattr(memory, "CGROUP_ROOT", tmp_path / "cg")
+    avail = memory.available_memory()
+    assert avail.bytes == 200 * 2**20 and "memory.max" in avail.source
+    (tmp_path / "cg" / "memory.max").write_text("max\n")
+    assert "memory.max" not in memory.available_memory().source
+
+
+def test_a_frame_too_large_for_the_cgroup_is_refused_before_any_work(tiny, monkeypatch):
+    _fake_cgroup(tiny / "cg", 64 * 2**20)
+    monkeypatch.setattr(memory, "CGROUP_ROOT", tiny / "cg")
+    md = _md(tiny, final_outnx=3000, final_outny=3000, final_scale=0.1)
+    with pytest.raises(MemoryError) as err:
+        md.run()
+    msg = str(err.value)
+    assert "driz_combine step needs about" in msg and "3000x3000 final frame" in msg
+    assert "64.0 MiB" in msg and "memory.max" in msg and "final_scale" in msg
+    assert not list((tiny / "run").glob("*.fits"))  # refused before the first step
+    _md(tiny, final_outnx=200, final_outny=200, final_scale=0.1).run()  # 200x200 fits
+
+
+def test_rlimit_as_counts(tmp_path):
+    script = """
+        import resource
+        from gpudriz import memory
+        used = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:")][0]
+        resource.setrlimit(resource.RLIMIT_AS, (used + 100 * 2**20, resource.RLIM_INFINITY))
+        a = memory.available_memory()
+        print(a.bytes <= 100 * 2**20, a.source.startswith("RLIMIT_AS"))
+    """
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("no /proc on this system")
+    proc = _python(script, tmp_path)
+    assert proc.stdout.split() == ["True", "True"], proc.stderr[-2000:]
