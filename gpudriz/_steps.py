@@ -87,6 +87,8 @@ def sky_subtraction(md):
         skywidth=p["skywidth"], skylower=p["skylower"], skyupper=p["skyupper"], skyclip=p["skyclip"],
         skylsigma=p["skylsigma"], skyusigma=p["skyusigma"],
     ) for w in group] for group in groups]  # fmt: skip
+    # A chip without data (gpudriz.checks.empty_chips) has no say in its exposure's sky.
+    values = [[np.nan if w.empty else v for w, v in zip(g, vals)] for g, vals in zip(groups, values)]
     scales = [[w.chip.pixel_scale for w in group] for group in groups]
     names = [group[0].exposure.path.name for group in groups]
     if p["skymethod"] == "globalmin":

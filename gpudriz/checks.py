@@ -157,10 +157,12 @@ def check_ivms(exposures, ivms) -> None:
 def empty_chips(exposures) -> set:
     """Chips with no data: every pixel non-finite, or every pixel zero; each logged as a warning.
 
-    Such a chip would give its exposure a sky of 0 (the minimum over its
-    chips) and make driz_cr flag much of the other chips; the pipeline
-    leaves it out instead (no sky measured, zero weight).  Each chip's SCI
-    is read once, one at a time.
+    An all-zero chip would give its exposure a sky of 0 (the minimum over
+    its chips) and make driz_cr flag much of the other chips; the sky step
+    leaves such chips out of the minimum.  Their pixels are still drizzled
+    (zero can be real data, e.g. a noiseless, sky-subtracted simulation);
+    non-finite pixels never contribute anything.  Each chip's SCI is read
+    once, one at a time.
 
     Returns
     -------
@@ -179,8 +181,8 @@ def empty_chips(exposures) -> set:
                 log.warning("%s: no finite pixel (all NaN or infinite); the chip contributes nothing.", c.name)
             elif not np.any(sci[finite]):
                 empty.add((c.path, c.extver))
-                log.warning("%s: every pixel is 0 (no data?); the chip is left out of the sky and gets "
-                            "no weight.", c.name)  # fmt: skip
+                log.warning("%s: every pixel is 0 (no data?); it is left out of its exposure's sky.",
+                            c.name)  # fmt: skip
         if e.chips and n_nan == len(e.chips):
             log.warning("'%s': every chip is all NaN; the exposure contributes nothing.", e.path)
     return empty

@@ -99,8 +99,8 @@ class ChipWork:
     cor : ndarray or None
         The chip with its cosmic rays replaced by the blot (``driz_cr_corr``).
     empty : bool
-        The chip has no data (all zero, or no finite pixel): every pixel
-        counts as bad (:func:`gpudriz.checks.empty_chips`).
+        The chip has no data (all zero, or no finite pixel): it has no say
+        in its exposure's sky (:func:`gpudriz.checks.empty_chips`).
     """
 
     chip: Chip
@@ -461,8 +461,6 @@ class Multidrizzle:
         """DQ-good pixels of the chip (the ``bits`` parameter), on the backend."""
         dq = work.chip.read_dq()
         good = (dq & ~np.uint32(work.chip.good_bits)) == 0
-        if work.empty:
-            good[...] = False  # a chip without data: no sky, no weight (gpudriz.checks)
         return to_xp(good, self.xp)
 
     def good_mask(self, work: ChipWork, *, with_cr=False):
