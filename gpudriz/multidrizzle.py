@@ -368,6 +368,18 @@ class Multidrizzle:
 
         Each argument left as None takes the step's parameter; True/False
         forces it.  Returns ``self.products``: the files written, by kind.
+
+        Before the first step, the memory each step needs is checked against
+        what this process may use (:mod:`gpudriz.memory`), and the output
+        folder is locked for the run (:mod:`gpudriz.workfolder`), which also
+        removes temporaries left there by a killed run.
+
+        Raises
+        ------
+        gpudriz.memory.MemoryLimitError
+            A step would need more memory than is available; nothing is written.
+        PipelineError
+            Another run holds the folder, or a step cannot go on.
         """
         if not self._built:
             self.build()
