@@ -191,7 +191,8 @@ def _open_fits(path: Path, what: str):
     if isinstance(nextend, int) and not isinstance(nextend, bool) and nextend > len(hdul) - 1:
         hdul.close()
         raise InputError(f"{what} '{path}' is truncated: its primary header says NEXTEND = {nextend} "
-                         f"extensions but the file holds {len(hdul) - 1}.")  # fmt: skip
+                         f"extensions but the file holds {len(hdul) - 1} (if extensions were removed on "
+                         "purpose, set NEXTEND to the number left).")  # fmt: skip
     return hdul
 
 
