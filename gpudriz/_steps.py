@@ -20,6 +20,7 @@ from gpudriz._arrays import to_host, to_xp
 from gpudriz.blot import blot_image
 from gpudriz.median_noise import measure_drizzle_blot_kernel, median_term_table, noise_scale
 from gpudriz.multidrizzle import MASKPT, MEDIAN_BUDGET, PipelineError
+from gpudriz.sections import stack_rows
 
 log = logging.getLogger("gpudriz")
 
@@ -88,6 +89,8 @@ def sky_subtraction(md):
         skywidth=p["skywidth"], skylower=p["skylower"], skyupper=p["skyupper"], skyclip=p["skyclip"],
         skylsigma=p["skylsigma"], skyusigma=p["skyusigma"],
     ) for w in group] for group in groups]  # fmt: skip
+    # A chip without data (gpudriz.checks.empty_chips) has no say in its exposure's sky.
+    values = [[np.nan if w.empty else v for w, v in zip(g, vals)] for g, vals in zip(groups, values)]
     scales = [[w.chip.pixel_scale for w in group] for group in groups]
     names = [group[0].exposure.path.name for group in groups]
     if p["skymethod"] == "globalmin":
@@ -191,31 +194,28 @@ def median_image(md):
     # Three (n, rows, nx) float32 stacks live at once: data, weights, scratch.
     rows = max(1, int(MEDIAN_BUDGET // (3 * 4 * n * nx)) - 2 * grow)
     median = np.empty((ny, nx), dtype=np.float32)
-    counts = np.empty((ny, nx), dtype=np.int16)  # at most n <= 32767 images: checked below
-    files = [(fits.open(s, memmap=True), fits.open(w, memmap=True)) for _, s, w in md._singles]
-    try:
-        for r0 in range(0, ny, rows):
-            r1 = min(ny, r0 + rows)
-            a0 = max(0, r0 - grow)
-            a1 = min(ny, r1 + grow)
-            sci = np.stack([hs[0].data[a0:a1] for hs, _ in files]).astype(np.float32)
-            wht = np.stack([hw[0].data[a0:a1] for _, hw in files]).astype(np.float32)
-            out = xp.empty((a1 - a0, nx), dtype=xp.float32)
-            count = xp.empty((a1 - a0, nx), dtype=xp.int32)
-            md.backend.ops.combine(
-                to_xp(sci, xp), to_xp(wht, xp), to_xp(wht_min, xp), out, p["combine_type"],
-                nlow=p["combine_nlow"], nhigh=p["combine_nhigh"], lthresh=p["combine_lthresh"],
-                hthresh=p["combine_hthresh"], exptime=to_xp(exptime, xp), sky=to_xp(sky, xp),
-                rdnoise=to_xp(rdnoise, xp), nsigma=tuple(p["combine_nsigma"]), grow=grow,
-                fill=0.0, count=count,
-            )  # fmt: skip
-            inner = slice(r0 - a0, r0 - a0 + (r1 - r0))
-            median[r0:r1] = to_host(out)[inner]
-            counts[r0:r1] = to_host(count[inner])
-    finally:
-        for hs, hw in files:
-            hs.close()
-            hw.close()
+    counts = np.empty((ny, nx), dtype=np.int16)  # at most n <= 32767 images: checked above
+    # One file open at a time, whatever the number of inputs (gpudriz.sections).
+    sci_paths = [s for _, s, _ in md._singles]
+    wht_paths = [w for _, _, w in md._singles]
+    for r0 in range(0, ny, rows):
+        r1 = min(ny, r0 + rows)
+        a0 = max(0, r0 - grow)
+        a1 = min(ny, r1 + grow)
+        sci = stack_rows(sci_paths, a0, a1)
+        wht = stack_rows(wht_paths, a0, a1)
+        out = xp.empty((a1 - a0, nx), dtype=xp.float32)
+        count = xp.empty((a1 - a0, nx), dtype=xp.int32)
+        md.backend.ops.combine(
+            to_xp(sci, xp), to_xp(wht, xp), to_xp(wht_min, xp), out, p["combine_type"],
+            nlow=p["combine_nlow"], nhigh=p["combine_nhigh"], lthresh=p["combine_lthresh"],
+            hthresh=p["combine_hthresh"], exptime=to_xp(exptime, xp), sky=to_xp(sky, xp),
+            rdnoise=to_xp(rdnoise, xp), nsigma=tuple(p["combine_nsigma"]), grow=grow,
+            fill=0.0, count=count,
+        )  # fmt: skip
+        inner = slice(r0 - a0, r0 - a0 + (r1 - r0))
+        median[r0:r1] = to_host(out)[inner]
+        counts[r0:r1] = to_host(count[inner])
     path = md.path(f"{md.output}_med.fits")
     products.write_image(path, median, md.separate_frame.header(), md, bunit="ELECTRONS/S")
     count_path = md.path(f"{md.output}_med_count.fits")

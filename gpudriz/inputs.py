@@ -186,6 +186,13 @@ def _open_fits(path: Path, what: str):
     if end != size and not _compressed(path):
         hdul.close()
         raise InputError(f"{what} '{path}' is truncated or corrupt (its HDUs span {end} bytes, the file {size}).")
+    # A file cut exactly at an HDU boundary has a consistent size; NEXTEND says what it should hold.
+    nextend = hdul[0].header.get("NEXTEND")
+    if isinstance(nextend, int) and not isinstance(nextend, bool) and nextend > len(hdul) - 1:
+        hdul.close()
+        raise InputError(f"{what} '{path}' is truncated: its primary header says NEXTEND = {nextend} "
+                         f"extensions but the file holds {len(hdul) - 1} (if extensions were removed on "
+                         "purpose, set NEXTEND to the number left).")  # fmt: skip
     return hdul
 
 

@@ -37,17 +37,19 @@ from pathlib import Path
 
 import numpy as np
 
-from gpudriz import inplace
+from gpudriz import checks, inplace
 from gpudriz import parameters as P
 from gpudriz._arrays import to_xp
 from gpudriz.backend import get_backend
 from gpudriz.distortion import apply_coeffs
 from gpudriz.inputs import resolve_inputs
 from gpudriz.instruments import Chip, Exposure, read_exposure
+from gpudriz.memory import check_run
 from gpudriz.outframe import OutputFrame, output_frame
 from gpudriz.pixmap import calc_pixmap
 from gpudriz.resample import Drizzle
 from gpudriz.shiftfile import apply_shiftfile, read_shiftfile
+from gpudriz.workfolder import FolderBusyError, FolderLock, remove_stale_temporaries
 
 __all__ = ["Multidrizzle", "STEP_NAMES", "help", "PipelineError"]
 
@@ -101,6 +103,9 @@ class ChipWork:
         Cosmic rays found by driz_cr (True = CR).
     cor : ndarray or None
         The chip with its cosmic rays replaced by the blot (``driz_cr_corr``).
+    empty : bool
+        The chip has no data (all zero, or no finite pixel): it has no say
+        in its exposure's sky (:func:`gpudriz.checks.empty_chips`).
     """
 
     chip: Chip
@@ -115,6 +120,7 @@ class ChipWork:
     cr_noise_scale: float | None = None
     crmask: object = None
     cor: object = field(default=None, repr=False)
+    empty: bool = False
 
     @property
     def key(self):
@@ -306,8 +312,15 @@ class Multidrizzle:
             read_exposure(path, group=p["group"], overrides=overrides, bits=p["bits"])
             for path in inputs.exposures
         ]
+        # What only shows across inputs or in the pixels, checked before any work.
+        checks.check_rootnames(self.exposures)
+        checks.check_chip_shapes(self.exposures)
+        checks.check_wcs(self.exposures)
+        checks.check_ivms(self.exposures, self.ivm)
+        empty = checks.empty_chips(self.exposures)
         self.chips = [
-            ChipWork(chip=c, exposure=e, to_electrons=_to_electrons(c))
+            ChipWork(chip=c, exposure=e, to_electrons=_to_electrons(c),
+                     empty=(c.path, c.extver) in empty)
             for e in self.exposures for c in e.chips
         ]  # fmt: skip
         # The distortion model, then the registration corrections, go into each
@@ -363,12 +376,40 @@ class Multidrizzle:
 
         Each argument left as None takes the step's parameter; True/False
         forces it.  Returns ``self.products``: the files written, by kind.
+
+        Before the first step, the memory each step needs is checked against
+        what this process may use (:mod:`gpudriz.memory`), and the output
+        folder is locked for the run (:mod:`gpudriz.workfolder`), which also
+        removes temporaries left there by a killed run.
+
+        Raises
+        ------
+        gpudriz.memory.MemoryLimitError
+            A step would need more memory than is available; nothing is written.
+        PipelineError
+            Another run holds the folder, or a step cannot go on.
         """
         if not self._built:
             self.build()
         asked = dict(static=static, skysub=skysub, driz_separate=driz_separate, median=median,
                      blot=blot, driz_cr=driz_cr, driz_combine=driz_combine)  # fmt: skip
         todo = {k: (self.pars[k] if v is None else bool(v)) for k, v in asked.items()}
+        # The whole need of every step against the memory this process may use, before any work.
+        check_run(self, todo)
+        try:
+            lock = FolderLock(self.workdir)
+            lock.__enter__()
+        except FolderBusyError as exc:
+            raise PipelineError(str(exc)) from None
+        try:
+            # Under the lock no other run writes here: temporaries found are a killed run's.
+            remove_stale_temporaries(self.workdir)
+            return self._run_steps(todo)
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _run_steps(self, todo):
+        """The enabled steps in order, then the runfile (the folder is locked by :meth:`run`)."""
         from gpudriz import _steps
 
         steps = [

@@ -20,9 +20,12 @@ from astropy.io import fits
 
 from gpudriz import parameters as P
 from gpudriz._arrays import to_host
+from gpudriz.provenance import base_cards, header_text, inputs_table, parameter_history
+from gpudriz.workfolder import temp_prefix
 
 __all__ = [
     "atomic_write",
+    "atomic_write_text",
     "write_image",
     "write_drizzle_product",
     "write_crmasks",
@@ -43,11 +46,31 @@ def atomic_write(hdul: fits.HDUList, path, *, checksum=False):
     one.  A file that is replaced keeps its permissions; a new one gets 0644.
     ``checksum`` writes CHECKSUM/DATASUM cards.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _replace_atomically(Path(path), lambda tmp: hdul.writeto(tmp, overwrite=True, output_verify="silentfix",
+                                                             checksum=checksum))  # fmt: skip
+
+
+def atomic_write_text(path, text: str):
+    """Write ``text`` (UTF-8) to ``path`` as :func:`atomic_write` does: a full disk leaves the old file."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    _replace_atomically(Path(path), write)
+
+
+def _replace_atomically(path: Path, write):
+    """``write(tmp)`` to a temporary beside ``path``, then rename it into place.
+
+    The temporary's name carries gpudriz's mark (:func:`gpudriz.workfolder.temp_prefix`),
+    so that a later run can remove one left by a killed process.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        hdul.writeto(tmp, overwrite=True, output_verify="silentfix", checksum=checksum)
+        write(tmp)
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -56,38 +79,33 @@ def atomic_write(hdul: fits.HDUList, path, *, checksum=False):
 
 
 def provenance_cards(md) -> fits.Header:
-    """Primary-header cards: software, backend, inputs and the non-default parameters."""
-    import gpudriz
+    """Primary-header cards of every file written: software, backend, date, chip count.
 
-    h = fits.Header()
-    h["ORIGIN"] = ("gpudriz", "software that wrote this file")
-    h["GPDZVER"] = (gpudriz.__version__, "gpudriz version")
-    h["GPDZBACK"] = (md.backend.name if md.backend else "", "gpudriz backend (engine)")
-    h["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-                 "UTC time the file was written")  # fmt: skip
-    h["NDRIZIM"] = (len(md.chips), "number of input chips")
-    for k, w in enumerate(md.chips, 1):
-        h[f"D{k:03d}DATA"] = (f"{w.chip.path.name}[SCI,{w.chip.extver}]", "input chip")
-        h[f"D{k:03d}EXPT"] = (w.chip.exptime, "exposure time (s)")
-        h[f"D{k:03d}SKY"] = (round(float(w.sky), 6), "MDRIZSKY: sky subtracted (electrons)")
-    table = getattr(md, "mdriztab", None)  # gpudriz.mdriztab.MdriztabSelection (mdriztab=yes)
-    if table is not None:
-        h["MDRIZTAB"] = (table.name, "parameter table used (mdriztab=yes)")
-        h["MDZTABRW"] = (table.row, "row of the MDRIZTAB used (from 1)")
-    for name, value in md.pars.changed().items():
-        h.add_history(f"gpudriz parameter {name} = {P.format_value(value)}")
-    return h
+    Fixed in size whatever the number of inputs (:mod:`gpudriz.provenance`):
+    the inputs themselves are listed once, in the final product's
+    ``INPUTS`` table, and the parameters in its HISTORY.
+    """
+    return base_cards(md)
 
 
-def write_image(path, data, wcs_header, md, *, bunit=None, extname=None):
-    """One image in a simple FITS file (primary HDU) with a WCS and provenance."""
+def write_image(path, data, wcs_header, md, *, bunit=None, extname=None, provenance=False):
+    """One image in a simple FITS file (primary HDU) with a WCS and provenance.
+
+    ``provenance``: also the parameters (HISTORY) and the ``INPUTS`` table
+    extension, for a final product (:mod:`gpudriz.provenance`).
+    """
     hdr = provenance_cards(md)
+    if provenance:
+        parameter_history(md, hdr)
     hdr.extend(wcs_header, update=True)
     if bunit:
         hdr["BUNIT"] = bunit
     if extname:
         hdr["EXTNAME"] = extname
-    atomic_write(fits.HDUList([fits.PrimaryHDU(np.asarray(data), header=hdr)]), Path(path))
+    hdus = [fits.PrimaryHDU(np.asarray(data), header=hdr)]
+    if provenance:
+        hdus.append(inputs_table(md))
+    atomic_write(fits.HDUList(hdus), Path(path))
 
 
 def write_drizzle_product(md, d, frame, *, err=None):
@@ -111,13 +129,14 @@ def write_drizzle_product(md, d, frame, *, err=None):
     if ctx is not None and ctx.shape[0] == 1:
         ctx = ctx[0]
     prov = provenance_cards(md)
+    parameter_history(md, prov)
     out = md.output
     # ERR last: readers of HST's SCI, WHT, CTX by index still find them.
     planes = [("SCI", sci, "ELECTRONS/S"), ("WHT", wht, None), ("CTX", ctx, None),
               ("ERR", err, "ELECTRONS/S")]  # fmt: skip
     if md.pars["build"]:
         primary = fits.PrimaryHDU(header=prov)
-        primary.header["FILENAME"] = f"{out}_drz.fits"
+        primary.header["FILENAME"] = header_text(Path(f"{out}_drz.fits").name)
         hdus = [primary]
         for name, data, unit in planes:
             if data is None:
@@ -129,6 +148,8 @@ def write_drizzle_product(md, d, frame, *, err=None):
             if unit:
                 h["BUNIT"] = unit
             hdus.append(fits.ImageHDU(data, header=h))
+        # After ERR: readers of SCI, WHT, CTX, ERR by index are unaffected.
+        hdus.append(inputs_table(md))
         path = md.path(f"{out}_drz.fits")
         atomic_write(fits.HDUList(hdus), path)
         md.products["drz"] = path
@@ -137,7 +158,8 @@ def write_drizzle_product(md, d, frame, *, err=None):
             if data is None:
                 continue
             path = md.path(f"{out}_drz_{name.lower()}.fits")
-            write_image(path, data, wcs_hdr, md, bunit=unit)
+            # The SCI file also carries the parameters and the INPUTS table.
+            write_image(path, data, wcs_hdr, md, bunit=unit, provenance=name == "SCI")
             md.products[f"drz_{name.lower()}"] = path
     log.info("driz_combine: wrote %s", ", ".join(str(p.name) for p in md.products.values()))
 
@@ -198,7 +220,7 @@ def write_runfile(md):
         + " ".join(shlex.quote(a) for a in args)
         + "\n"
     )
-    path.write_text(text)
+    atomic_write_text(path, text)
     md.products["runfile"] = path
 
 

@@ -18,7 +18,7 @@ def test_pipeline_demo_writes_products_and_checks_truth(tmp_path, capsys):
     assert "MultiDrizzle pipeline" in out
     assert "cosmic rays above 5 sigma detected" in out
     with fits.open(tmp_path / "j8demo01_drz.fits") as hdul:
-        assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX", "ERR"]
+        assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX", "ERR", "INPUTS"]
     png = (tmp_path / "j8demo01_drz.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in png[-12:]
 

@@ -259,7 +259,7 @@ def joined(scene):
 
 def test_err_extension_is_last_with_units_and_wcs(joined):
     md, names, hdus = joined
-    assert names == ["SCI", "WHT", "CTX", "ERR"]
+    assert names == ["SCI", "WHT", "CTX", "ERR", "INPUTS"]  # ERR the last image; the inputs table after
     head, err = hdus["ERR"]
     assert head["EXTVER"] == 1 and head["BUNIT"] == "ELECTRONS/S"
     assert head["BITPIX"] == -32 and err.shape == md.final_frame.shape

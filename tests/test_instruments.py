@@ -245,6 +245,7 @@ def test_acs_hrc_real_header(tmp_path, wcs_dir):
     """The real ACS/HRC header (SIP order 4) with pixels added."""
     with fits.open(wcs_dir / "j8bt06nyq_sip_flt.fits") as h:
         primary, sci = h[0].header.copy(), h[1].header.copy()
+    primary["NEXTEND"] = 1  # only SCI is written here (the real file's NEXTEND is 4)
     path = tmp_path / "j8bt06nyq_flt.fits"
     fits.HDUList([fits.PrimaryHDU(header=primary), fits.ImageHDU(np.zeros((1024, 1024), np.float32), header=sci)]
                  ).writeto(path)  # fmt: skip
@@ -260,10 +261,18 @@ def test_acs_hrc_real_header(tmp_path, wcs_dir):
         ref = WCS(sci)
     x, y = np.array([0.0, 511.0, 1023.0]), np.array([1023.0, 100.0, 0.0])
     np.testing.assert_allclose(c.wcs.all_pix2world(x, y, 0), ref.all_pix2world(x, y, 0), rtol=0, atol=1e-12)
-    # the real file itself has a header-only SCI extension: a clear error, not a crash
+    # the real file itself holds fewer extensions than its NEXTEND says (a header sample) ...
     with pytest.raises(InputError) as err:
         read_exposure(wcs_dir / "j8bt06nyq_sip_flt.fits")
-    _error(err, "j8bt06nyq_sip_flt.fits", "SCI,1", "no 2-D image")
+    _error(err, "j8bt06nyq_sip_flt.fits", "NEXTEND = 4", "holds 2")
+    # ... and a header-only SCI extension: a clear error, not a crash
+    with fits.open(wcs_dir / "j8bt06nyq_sip_flt.fits") as h:
+        sample = fits.HDUList([x.copy() for x in h])
+    sample[0].header["NEXTEND"] = len(sample) - 1
+    sample.writeto(tmp_path / "j8bt06nyq_sample_flt.fits")
+    with pytest.raises(InputError) as err:
+        read_exposure(tmp_path / "j8bt06nyq_sample_flt.fits")
+    _error(err, "j8bt06nyq_sample_flt.fits", "SCI,1", "no 2-D image")
 
 
 def test_wfc3_ir_quadrants(tmp_path):

@@ -67,12 +67,15 @@ def test_products_and_headers(session):
     drz = folder / f"{truth.rootname}_drz.fits"
     assert products["drz"] == drz
     with fits.open(drz) as h:
-        assert [x.name for x in h[1:]] == ["SCI", "WHT", "CTX", "ERR"]
+        assert [x.name for x in h[1:]] == ["SCI", "WHT", "CTX", "ERR", "INPUTS"]
         assert h["SCI"].header["BUNIT"] == h["ERR"].header["BUNIT"] == "ELECTRONS/S"
         assert h["SCI"].header["CTYPE1"].startswith("RA---TAN")
         assert h[0].header["GPDZBACK"] == "cpu"
         assert h[0].header["NDRIZIM"] == 8
-        assert h[0].header["D001SKY"] == pytest.approx(md.chips[0].sky)
+        inputs = h["INPUTS"].data
+        assert len(inputs) == 8 and inputs["MDRIZSKY"][0] == pytest.approx(md.chips[0].sky)
+        assert inputs["FILENAME"][0] == md.chips[0].chip.path.name  # ASCII names read back as str
+        assert not any(k.startswith("D001") for k in h[0].header)
         ctx = h["CTX"].data
         assert ctx.max() > 0 and (ctx != 0).sum() == (h["WHT"].data > 0).sum()
     for exp in truth.exposures:
