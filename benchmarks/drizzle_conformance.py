@@ -18,7 +18,7 @@ passed:
   such files, e.g. ``drizzle/tests/data`` of a drizzle checkout; by default
   the project's shared WCS headers beside the checkout are used.
 
-drizzle's test helpers import ``gwcs``: ``pip install gwcs`` first.
+drizzle's test helpers import ``gwcs``: ``pip install ".[conformance]"`` first.
 
 Run: ``python benchmarks/drizzle_conformance.py [--version 3.0.0] [--data-dir DIR]
 [--keep DIR] [-- PYTEST_ARGS...]``.  The network is needed for ``pip download`` only.
