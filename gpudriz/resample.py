@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from gpudriz._arrays import is_device_array, to_host, to_xp
+from gpudriz._drizzle_host import finite_pixmap
 from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
 
@@ -705,9 +706,12 @@ class Drizzle:
         """Size the output to hold every mapped pixel centre (no output given).
 
         Returns the pixmap shifted so that the smallest coordinates land on 0.
-        The shape is (ny, nx) in numpy order (drizzle 3.0 transposes it).
+        The shape is (ny, nx) in numpy order (drizzle 3.0 transposes it);
+        nodes with an infinite coordinate do not count.
         """
         xp = self._xp
+        # Nodes with an infinite coordinate are unmapped, as in the drivers.
+        pixmap = finite_pixmap(pixmap, xp)
         if not bool(xp.isfinite(pixmap).any()):
             raise ValueError("'pixmap' is entirely NaN: it maps no pixel to the output.")
         xs = pixmap[..., 0]
