@@ -37,6 +37,8 @@ __all__ = [
     "estimate_pixel_scale_ratio",
     "DEFAULT_STEP",
     "CHECK_TOL",
+    "MIN_STEP",
+    "auto_step",
     "PIXMAP_METHODS",
 ]
 
@@ -52,6 +54,18 @@ log = logging.getLogger("gpudriz")
 #: asks for, with 4x fewer exact WCS evaluations than 32 (on a GPU the host
 #: WCS evaluation, not the interpolation, dominates).
 DEFAULT_STEP = 64
+
+#: Smallest node spacing the automatic choice goes down to: at 4 px the
+#: nodes and checks cost ~1/8 of an exact evaluation; below, little is saved.
+MIN_STEP = 4
+
+#: The automatic step is the largest power of two up to DEFAULT_STEP that
+#: fits this many times along the longer side of the image.  A distortion of
+#: the same pattern on a smaller chip (the synthetic chips scale it so) is
+#: steeper per pixel: its 4th-order error at a fixed step grows as
+#: (1 / chip size)**3, so the step must shrink with the chip.  A full-size
+#: 4096 px chip keeps DEFAULT_STEP.
+STEPS_PER_SIDE = 16
 
 #: Largest error (px) accepted at the centre of a cell, where the interpolation
 #: error of a smooth map peaks; cells above it are evaluated exactly.  The
@@ -118,7 +132,7 @@ def _check_method(method):
 
 def _check_step(step):
     if step is None:
-        return DEFAULT_STEP
+        return None
     if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
         raise ValueError(f"'step' must be a positive integer number of pixels; got {step!r}.")
     return int(step)
@@ -202,6 +216,35 @@ def _lookup_tables(wcs):
         return []
     names = ("det2im1", "det2im2", "cpdis1", "cpdis2")
     return [n for n in names if getattr(wcs, n, None) is not None]
+
+
+def auto_step(nx, ny):
+    """The node spacing ``method="fast"`` starts from for an ``ny`` x ``nx`` image.
+
+    The largest power of two, between :data:`MIN_STEP` and
+    :data:`DEFAULT_STEP`, that fits :data:`STEPS_PER_SIDE` times along the
+    longer side.  :func:`calc_pixmap` halves it further where too many cells
+    fail their check (see :func:`_refine_pays`).
+    """
+    step = DEFAULT_STEP
+    while step > MIN_STEP and step * STEPS_PER_SIDE > max(nx, ny):
+        step //= 2
+    return step
+
+
+def _refine_pays(failed, step, nx, ny):
+    """Whether a grid at ``step / 2`` is cheaper than evaluating the failed cells exactly.
+
+    Exact evaluation costs one WCS evaluation per pixel of a failed cell; a
+    finer grid costs one per node and one per cell check, about
+    ``2 * nx * ny / (step / 2)**2``.  A few failed cells (near a singular
+    point of an inverse) are cheaper exact; a map that is not smooth at this
+    step everywhere (a chip too small for it) is cheaper refined.
+    """
+    if step <= MIN_STEP or not failed.any():
+        return False
+    exact_cost = int(failed.sum()) * step * step
+    return exact_cost > 2 * nx * ny / (step / 2) ** 2
 
 
 def _node_grid(wcs_from, wcs_to, nx, ny, step):
@@ -311,8 +354,12 @@ def calc_pixmap(
         ``step``).  An astropy WCS with lookup-table distortions (D2IM or
         NPOL: bilinear tables, not smooth) makes the whole map exact.
     step : int, optional
-        Node spacing in input pixels for ``method="fast"``; default
-        :data:`DEFAULT_STEP`.
+        Node spacing in input pixels for ``method="fast"``.  By default it
+        suits the image (:func:`auto_step`: :data:`DEFAULT_STEP` for chips of
+        1024 px or more, smaller for smaller ones) and is halved, down to
+        :data:`MIN_STEP`, while so many cells fail their check that a finer
+        grid is cheaper than evaluating them exactly.  A given step is used
+        as it is.
     backend : {"auto", "cpu", "cuda"}, Backend or None, optional
         Engine of the interpolation (see :func:`gpudriz.get_backend`).
     device : bool, optional
@@ -351,10 +398,13 @@ def calc_pixmap(
     """
     _check_method(method)
     step = _check_step(step)
+    auto = step is None
     _check_disable_bbox(disable_bbox)
     bbox_from = _bbox_f(wcs_from)
     bbox_to = _bbox_f(wcs_to)
     ny, nx = _pixmap_shape(wcs_from, shape, bbox_from)
+    if auto:
+        step = auto_step(nx, ny)
     be = get_backend(backend)
     xp = be.xp
     off_from = disable_bbox in ("from", "both")
@@ -386,21 +436,25 @@ def calc_pixmap(
     # the "from" bounding box off and apply the box to the pixels at the end
     # (unless both WCSs are one object, whose box then also bounds the output).
     nodes_off_from = off_from or wcs_from is not wcs_to
-    with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
-        grid, x0, y0 = _node_grid(wcs_from, wcs_to, nx, ny, step)
-
     be.ops.check_memory(ny * nx * 16, f"the {ny}x{nx} pixmap")
     out = xp.empty((ny, nx, 2), dtype=xp.float64)
-    be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
+    while True:
+        with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
+            grid, x0, y0 = _node_grid(wcs_from, wcs_to, nx, ny, step)
+        be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
+        bad = _bad_cells(grid)
+        n_undefined = int(bad.sum())
+        with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
+            failed = _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp)
+        if not (auto and _refine_pays(failed, step, nx, ny)):
+            break
+        step //= 2
 
-    bad = _bad_cells(grid)
-    n_undefined = int(bad.sum())
-    with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
-        failed = _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp)
     bad |= failed
     if bad.any():
-        log.log(
-            logging.INFO if failed.any() else logging.DEBUG,
+        # DEBUG: a pipeline maps every chip at every step; per-call INFO
+        # lines say the same thing dozens of times.
+        log.debug(
             "calc_pixmap: %d of %d cells of %dx%d px evaluated exactly per pixel "
             "(%d with an undefined node, %d with an error above %g px at their centre).",
             int(bad.sum()), bad.size, step, step, n_undefined, int(failed.sum()), CHECK_TOL,

@@ -21,7 +21,14 @@ import drizzle.utils
 import naive_pixmap as naive  # tests/ is on sys.path (conftest.py)
 
 from gpudriz.fallback.pixmap import interpolate_pixmap
-from gpudriz.pixmap import CHECK_TOL, DEFAULT_STEP, calc_pixmap, estimate_pixel_scale_ratio
+from gpudriz.pixmap import (
+    CHECK_TOL,
+    DEFAULT_STEP,
+    MIN_STEP,
+    auto_step,
+    calc_pixmap,
+    estimate_pixel_scale_ratio,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wcs"
 needs_data = pytest.mark.skipif(
@@ -248,9 +255,56 @@ def test_fast_default_step_and_backend_argument():
     w_from = sip_wcs()
     w_to = tan_wcs()
     a = calc_pixmap(w_from, w_to, shape=(40, 50))
-    b = calc_pixmap(w_from, w_to, shape=(40, 50), step=DEFAULT_STEP, backend="cpu")
+    b = calc_pixmap(w_from, w_to, shape=(40, 50), step=auto_step(50, 40), backend="cpu")
     np.testing.assert_array_equal(a, b)
     assert a.flags.c_contiguous
+
+
+def test_auto_step_suits_the_chip_size():
+    assert auto_step(4096, 2048) == DEFAULT_STEP
+    assert auto_step(1024, 1024) == DEFAULT_STEP
+    assert auto_step(1024, 512) == DEFAULT_STEP
+    assert auto_step(512, 256) == 32
+    assert auto_step(128, 64) == 8
+    assert auto_step(10, 7) == MIN_STEP
+
+
+def _scaled_chip_sip(shape, pattern_nx=None):
+    """A TAN-SIP chip whose ACS/WFC-like distortion pattern is scaled to ``pattern_nx`` px.
+
+    As the synthetic association scales it: the same pattern on a smaller
+    chip, so its curvature per pixel grows as the chip shrinks.
+    """
+    from gpudriz import synthetic
+
+    ny, nx = shape
+    pattern_nx = nx if pattern_nx is None else pattern_nx
+    w = tan_wcs(crpix=((nx + 1) / 2, (ny + 1) / 2), rot=20.0)
+    w.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    a = synthetic._distortion(synthetic.DISTORTION_X, pattern_nx)
+    b = synthetic._distortion(synthetic.DISTORTION_Y, pattern_nx)
+    a[1, 0] = a[0, 1] = b[1, 0] = b[0, 1] = 0.0  # the linear part belongs in the CD matrix
+    w.sip = Sip(a, b, None, None, w.wcs.crpix)
+    return w
+
+
+@pytest.mark.parametrize(
+    "shape, pattern_nx",
+    [((64, 128), None), ((256, 512), None), ((512, 1024), None), ((512, 1024), 256)],
+)
+def test_small_chips_get_the_fast_path_within_the_bound(shape, pattern_nx, caplog):
+    """Small (or strongly distorted) chips: a step that suits them, not exact pixels everywhere."""
+    ny, nx = shape
+    w = _scaled_chip_sip(shape, pattern_nx)
+    stub = StubWCS(w)
+    w_to = north_up_tan(w, shape)
+    with caplog.at_level(logging.INFO, logger="gpudriz"):
+        fast = calc_pixmap(stub, w_to, shape=shape, backend="cpu")
+    exact = calc_pixmap(w, w_to, shape=shape, method="exact")
+    assert np.abs(fast - exact).max() < CHECK_TOL
+    # nodes and cell checks, at most a few exact cells: far below one per pixel
+    assert stub.calls < 0.25 * nx * ny, f"{stub.calls} WCS evaluations for {nx * ny} pixels"
+    assert "calc_pixmap" not in caplog.text  # nothing said at INFO, per chip and per step
 
 
 # --------------------------------------------------------------------------
@@ -351,7 +405,7 @@ def test_check_recomputes_cells_where_interpolation_is_poor(caplog):
     w_to = sip_wcs(crpix=(90.0, 80.0), rot=-40.0)
     shape = (151, 203)
     exact = calc_pixmap(w_from, w_to, shape=shape, method="exact")
-    with caplog.at_level(logging.INFO, logger="gpudriz"):
+    with caplog.at_level(logging.DEBUG, logger="gpudriz"):
         fast = calc_pixmap(w_from, w_to, shape=shape, step=64)
     assert "error above 0.0001 px at their centre" in caplog.text
     assert np.abs(fast - exact).max() < 2 * CHECK_TOL
