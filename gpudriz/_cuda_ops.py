@@ -187,6 +187,22 @@ class KernelOps:
         self._launch("pixmap", "pixmap_cubic", nx * ny, args, needs_index64(out, grid))
         return out
 
+    def interpolate_pixmap_tables(self, grid, jac, x0, y0, step, tables, tparams, out):
+        """Fill ``out`` for a WCS with D2IM/NPOL tables (kernel ``pixmap_cubic_lookup``).
+
+        Same contract as :func:`gpudriz.fallback.pixmap.interpolate_pixmap_tables`.
+        """
+        gy, gx = grid.shape[:2]
+        ny, nx = out.shape[:2]
+        args = (
+            grid, jac, _I32(gx), _I32(gy), _as_i32(x0, "x0"), _as_i32(y0, "y0"),
+            _as_i32(step, "step"), tables, tparams, out, _as_i32(nx, "pixmap width"),
+            _as_i32(ny, "pixmap height"),
+        )  # fmt: skip
+        index64 = needs_index64(out, jac, tables)
+        self._launch("pixmap", "pixmap_cubic_lookup", nx * ny, args, index64)
+        return out
+
     # -- drizzle -------------------------------------------------------------------
 
     def _footprint(self, params, pixmap, xmin, xmax, r0, r1, out_nx, out_ny):
