@@ -306,7 +306,8 @@ def interpolate_pixmap_tables(grid, jac, x0, y0, step, tables, tparams, out):
     (same values): each row interpolates the Jacobians of its cell row along
     y at every node column; a D2IM table one row high (HST's, a correction
     per column) is read once per column; NPOL's two tables on one grid
-    share their interpolation weights.
+    share their interpolation weights, computed once per column and per row
+    where D2IM moves pixels along x alone.
 
     Parameters
     ----------
@@ -339,6 +340,22 @@ def interpolate_pixmap_tables(grid, jac, x0, y0, step, tables, tparams, out):
     shared = _same_grid(tparams, 2, 3)
     off2 = int(tparams[2, 0])
     off3 = int(tparams[3, 0])
+    # HST's case: D2IM moves pixels along x by a function of x alone, so
+    # NPOL's table column depends on the column only and its row on the row:
+    # their indices and weights are computed once per column and per row.
+    separable = shared and (tparams[0, 1] == 0.0 or per_column[0]) and tparams[1, 1] == 0.0
+    tnx = int(tparams[2, 1])
+    tny = int(tparams[2, 2])
+    ci0 = np.zeros(nx, dtype=np.int64)
+    ci1 = np.zeros(nx, dtype=np.int64)
+    cwu = np.zeros(nx)
+    if separable:
+        for i in range(nx):
+            u = min(max((i + dcol[0, i] + 1.0) * tparams[2, 3] + tparams[2, 4], 0.0), tnx - 1.0)
+            fu = math.floor(u)
+            ci0[i] = int(fu)
+            ci1[i] = min(int(fu) + 1, tnx - 1)
+            cwu[i] = u - fu
     for j in prange(ny):
         cy, ty = _cell(j, y0, inv_step, gy)
         row = np.empty((gx, 8))
@@ -346,6 +363,30 @@ def interpolate_pixmap_tables(grid, jac, x0, y0, step, tables, tparams, out):
             for q in range(8):
                 row[l, q] = _jac_row(jac, cy, ty, l, q)
         yj = float(j)
+        if separable:
+            v = min(max((yj + 1.0) * tparams[2, 5] + tparams[2, 6], 0.0), tny - 1.0)
+            fv = math.floor(v)
+            r0 = int(fv) * tnx
+            r1 = min(int(fv) + 1, tny - 1) * tnx
+            wv = v - fv
+            for i in range(nx):
+                pixmap_cubic(grid, x0, y0, step, i, j, out)
+                cx, tx = _cell(i, x0, inv_step, gx)
+                wu = cwu[i]
+                w00 = (1.0 - wu) * (1.0 - wv)
+                w01 = (1.0 - wu) * wv
+                w10 = wu * (1.0 - wv)
+                w11 = wu * wv
+                a = r0 + ci0[i]
+                b = r1 + ci0[i]
+                c = r0 + ci1[i]
+                e = r1 + ci1[i]
+                n1 = (tables[off2 + a] * w00 + tables[off2 + b] * w01
+                      + tables[off2 + c] * w10 + tables[off2 + e] * w11)  # fmt: skip
+                n2 = (tables[off3 + a] * w00 + tables[off3 + b] * w01
+                      + tables[off3 + c] * w10 + tables[off3 + e] * w11)  # fmt: skip
+                _add_offsets(row, cx, tx, dcol[0, i], 0.0, n1, n2, i, j, out)
+            continue
         for i in range(nx):
             pixmap_cubic(grid, x0, y0, step, i, j, out)
             cx, tx = _cell(i, x0, inv_step, gx)

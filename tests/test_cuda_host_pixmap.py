@@ -168,11 +168,12 @@ def test_index64():
 # --------------------------------------------------------------------------
 
 
-def _tables(rng, nx, ny, npol_shared):
+def _tables(rng, nx, ny, npol_shared, with_d2im2=True):
     """D2IM (one row, per column), D2IM2 (2-D) and an NPOL pair, packed as the kernels take them.
 
     ``npol_shared``: both NPOL tables on one grid (Numba then shares their
-    weights) or on different grids.
+    weights) or on different grids.  Without D2IM2 and with one NPOL grid
+    (HST's layout) Numba computes NPOL's weights per column and per row.
     """
     d2im1 = rng.normal(scale=0.05, size=(1, nx + 3))
     d2im2 = rng.normal(scale=0.02, size=(5, 4))
@@ -191,18 +192,23 @@ def _tables(rng, nx, ny, npol_shared):
         chunks.append(t.ravel())
         off += t.size
     tparams = np.array(rows, dtype=np.float64)
+    if not with_d2im2:
+        tparams[1] = 0.0  # absent (its values stay in ``tables``, unread)
     assert tparams.shape[1] == TABLE_PARAMS
     return np.concatenate(chunks), tparams
 
 
-@pytest.mark.parametrize("npol_shared", [True, False], ids=["npol-one-grid", "npol-two-grids"])
+@pytest.mark.parametrize(
+    ("npol_shared", "with_d2im2"), [(True, True), (False, True), (True, False)],
+    ids=["npol-one-grid", "npol-two-grids", "hst-like"],
+)
 @pytest.mark.parametrize(("ny", "nx", "step"), SHAPES[1:6], ids=SHAPE_IDS[1:6])
-def test_parity_lookup_tables(ny, nx, step, npol_shared):
+def test_parity_lookup_tables(ny, nx, step, npol_shared, with_d2im2):
     """Interpolation plus D2IM/NPOL per pixel: Numba's row-shared driver and the CUDA kernel agree."""
     rng = np.random.default_rng(ny * nx + step)
     grid, x0, y0 = _node_grid(nx, ny, step)
     jac = 1.0 + rng.normal(scale=0.01, size=grid.shape[:2] + (8,))
-    tables, tparams = _tables(rng, nx, ny, npol_shared)
+    tables, tparams = _tables(rng, nx, ny, npol_shared, with_d2im2)
     ref = np.full((ny, nx, 2), SENTINEL)
     interpolate_pixmap_tables(grid, jac, x0, y0, step, tables, tparams, ref)
     plain = _numba(grid, x0, y0, step, (ny, nx))
