@@ -17,7 +17,11 @@ on a 2048x4096 chip): exact against fast, whose tables are applied per pixel
 on top of the interpolated table-free map, timed in alternation (best of
 ``--repeat``) so that a busy machine slows both alike.
 
-Run: ``python benchmarks/bench_pixmap.py [--repeat N] [--backend cpu] [--tables-only]``.
+``--small-chips`` instead times the synthetic association's chips of
+64x128, 256x512 and 512x1024 px (whose distortion pattern is scaled to the
+chip): the automatic node step against step 64 and exact evaluation.
+
+Run: ``python benchmarks/bench_pixmap.py [--repeat N] [--backend cpu] [--tables-only | --small-chips]``.
 """
 
 from __future__ import annotations
@@ -100,9 +104,14 @@ def main(argv=None):
     parser.add_argument("--backend", default="cpu", help="gpudriz backend (cpu, cuda, auto)")
     parser.add_argument("--tables-only", action="store_true",
                         help="only the lookup-table (D2IM, NPOL) comparison")  # fmt: skip
+    parser.add_argument("--small-chips", action="store_true",
+                        help="only the synthetic small chips (automatic node step)")  # fmt: skip
     args = parser.parse_args(argv)
 
     be = get_backend(args.backend)
+    if args.small_chips:
+        small_chips(be, args.repeat)
+        return
     if args.tables_only:
         lookup_tables(be, args.repeat)
         return
@@ -164,6 +173,48 @@ def main(argv=None):
           f"max err {err.max():.1e} px ({err[on_chip].max():.1e} px where it lands on the chip; "
           f"{rows.size * cols.size} exact points)")
     lookup_tables(be, args.repeat)
+
+
+def small_chips(be, repeat):
+    """Automatic node step against step 64 and exact on the synthetic association's chip sizes."""
+    import glob
+    import tempfile
+    import warnings
+
+    from astropy.io import fits
+
+    from gpudriz import synthetic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for shape in ((64, 128), (256, 512), (512, 1024)):
+            folder = f"{tmp}/{shape[0]}"
+            synthetic.make_association(folder, chip_shape=shape)
+            with fits.open(sorted(glob.glob(folder + "/*_flt.fits"))[0]) as hdul:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    w = WCS(hdul["SCI", 1].header, hdul)
+            out = WCS(naxis=2)
+            out.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+            out.wcs.crval = w.wcs.crval
+            out.wcs.crpix = [shape[1] / 2, shape[0] / 2]
+            out.wcs.cd = np.diag([-SCALE, SCALE])
+            calls = {
+                "auto": lambda: gp.calc_pixmap(w, out, shape=shape, backend=be),
+                "step 64": lambda: gp.calc_pixmap(w, out, shape=shape, step=64, backend=be),
+                "exact": lambda: gp.calc_pixmap(w, out, shape=shape, method="exact"),
+            }
+            calls["auto"]()  # warm-up
+            runs = {name: [] for name in calls}
+            results = {}
+            for _ in range(repeat):
+                for name, fn in calls.items():
+                    t, results[name] = best_time(fn, 1)
+                    runs[name].append(t)
+            err = np.abs(np.asarray(results["auto"]) - np.asarray(results["exact"])).max()
+            ny, nx = shape
+            print(f"{ny}x{nx}: auto step {gp.auto_step(nx, ny)}: {min(runs['auto']) * 1e3:.1f} ms "
+                  f"(max err {err:.1e} px); step 64: {min(runs['step 64']) * 1e3:.1f} ms; "
+                  f"exact: {min(runs['exact']) * 1e3:.1f} ms")  # fmt: skip
 
 
 def lookup_tables(be, repeat):
