@@ -276,17 +276,14 @@ def _pack_tables(wcs):
     return tables, tparams
 
 
-def _table_jacobians(smooth, wcs_to, nx, ny, step):
-    """``J_L`` and ``J_K`` at nodes every ``step`` px from ``-step``: ``(jac, x0, y0)``.
+def _table_jacobians(smooth, wcs_to, gx, gy, x0, y0, step):
+    """``J_L`` and ``J_K`` at the nodes of a ``(gy, gx)`` grid from ``(x0, y0)`` every ``step`` px.
 
     ``J_L`` is the Jacobian of the table-free map (``smooth`` to ``wcs_to``),
     ``J_K`` that of the map from ``smooth``'s focal plane (where NPOL adds
     its offsets) to ``wcs_to``; central differences of 1 px, whose error
     (the map's third derivative) is far below 1e-6 of the Jacobian.
     """
-    gx = (nx - 1) // step + 4
-    gy = (ny - 1) // step + 4
-    x0 = y0 = -step
     xg, yg = np.meshgrid(np.arange(gx, dtype=np.float64) * step + x0,
                          np.arange(gy, dtype=np.float64) * step + y0)  # fmt: skip
     px, py = xg.ravel(), yg.ravel()
@@ -308,7 +305,7 @@ def _table_jacobians(smooth, wcs_to, nx, ny, step):
         jac[:, base + 1] = ddy[:, 0]
         jac[:, base + 2] = ddx[:, 1]
         jac[:, base + 3] = ddy[:, 1]
-    return jac.reshape(gy, gx, 8), x0, y0
+    return jac.reshape(gy, gx, 8)
 
 
 def auto_step(nx, ny):
@@ -433,10 +430,9 @@ def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out):
     if smooth is None:
         be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
         return grid
-    jac, jx0, jy0 = _table_jacobians(smooth, wcs_to, nx, ny, step)
+    jac = _table_jacobians(smooth, wcs_to, grid.shape[1], grid.shape[0], x0, y0, step)
     if not np.isfinite(jac).all():
         return None
-    assert (jx0, jy0) == (x0, y0)
     tables, tparams = _pack_tables(wcs_from)
     be.ops.interpolate_pixmap_tables(xp.asarray(grid), xp.asarray(jac), x0, y0, step,
                                      xp.asarray(tables), xp.asarray(tparams), out)  # fmt: skip
@@ -557,7 +553,14 @@ def calc_pixmap(
         method = "exact"
     # The nodes of a WCS with D2IM/NPOL tables come from its table-free copy;
     # the tables are applied at every pixel (see _interpolate).
-    smooth = _without_tables(wcs_from) if method == "fast" and _lookup_tables(wcs_from) else None
+    tables_from = _lookup_tables(wcs_from)
+    if method == "fast" and tables_from and wcs_from.pixel_n_dim != 2:
+        _note_exact_once(
+            "calc_pixmap: lookup-table distortions (%s) of a WCS with %d pixel axes are "
+            "evaluated exactly at every pixel.", ", ".join(tables_from), wcs_from.pixel_n_dim,
+        )
+        method = "exact"
+    smooth = _without_tables(wcs_from) if method == "fast" and tables_from else None
 
     if method == "exact":
         y, x = np.indices((ny, nx), dtype=np.float64)
