@@ -633,14 +633,16 @@ def drizzle_lanczos(
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def drizzle_node_stats(pixmap, xmin, xmax, band_rows, stats):
-    """Fill ``stats[b] = (xlo, xhi, ylo, yhi, step)`` over the pixmap nodes band ``b`` can use.
+    """Fill ``stats[b] = (xlo, xhi, ylo, yhi, step, ninf)`` over the pixmap nodes band ``b`` can use.
 
     The nodes of the band's rows, of the row on each side and of the column
-    on each side of the input box, skipping NaN nodes (the host has made
-    every non-finite node NaN); ``step`` is the largest ``|dx| + |dy|``
-    between two neighbouring such nodes.  ``xlo > xhi`` when there is none.
-    :func:`gpudriz._drizzle_host.footprint_box` turns them into the band's
-    output box, for this driver and the CUDA one alike.
+    on each side of the input box, skipping NaN nodes; ``step`` is the
+    largest ``|dx| + |dy|`` between two neighbouring such nodes, ``xlo > xhi``
+    when there is none.  ``ninf`` counts nodes with an infinite coordinate:
+    the host then unmaps them (:func:`gpudriz._drizzle_host.finite_pixmap`)
+    and asks again, so that checking for them costs no pass of its own.
+    :func:`gpudriz._drizzle_host.footprint_box` turns the rest into the
+    band's output box, for this driver and the CUDA one alike.
     """
     ny = pixmap.shape[0]
     nx = pixmap.shape[1]
@@ -655,12 +657,15 @@ def drizzle_node_stats(pixmap, xmin, xmax, band_rows, stats):
         ylo = np.inf
         yhi = -np.inf
         step = 0.0
+        ninf = 0
         for j in range(j0, j1 + 1):
             for i in range(i0, i1 + 1):
                 x = pixmap[j, i, 0]
                 y = pixmap[j, i, 1]
                 if math.isnan(x) or math.isnan(y):
                     continue
+                if math.isinf(x) or math.isinf(y):
+                    ninf += 1
                 xlo = min(xlo, x)
                 xhi = max(xhi, x)
                 ylo = min(ylo, y)
@@ -678,6 +683,7 @@ def drizzle_node_stats(pixmap, xmin, xmax, band_rows, stats):
         stats[b, 2] = ylo
         stats[b, 3] = yhi
         stats[b, 4] = step
+        stats[b, 5] = ninf
 
 
 #: Input pixels are visited in TILE x TILE blocks: whatever the rotation
@@ -896,17 +902,20 @@ def drizzle_add(
     ymax = ny - 1 if ymax is None else ymax
     if nbands is None:
         nbands = numba.get_num_threads()
-    pixmap = host.finite_pixmap(pixmap, np)
     n2 = 0 if data2 is None else data2.shape[0]
     weights = host.fold_nonfinite_variance(weights, data2, np)
 
     rows = _band_rows(ymin, ymax, nbands)
     nb = rows.shape[0] - 1
-    stats = np.empty((nb, 5), dtype=np.float64)
+    stats = np.empty((nb, 6), dtype=np.float64)
     drizzle_node_stats(pixmap, xmin, xmax, rows, stats)
+    if stats[:, 5].any():
+        # Infinite nodes: unmapped as NaN (the shared rule), then measured again.
+        pixmap = host.finite_pixmap(pixmap, np)
+        drizzle_node_stats(pixmap, xmin, xmax, rows, stats)
     boxes = np.empty((nb, 4), dtype=np.int64)
     for b in range(nb):
-        box = host.footprint_box(*stats[b], p, out_nx, out_ny)
+        box = host.footprint_box(*stats[b, :5], p, out_nx, out_ny)
         # An empty band clips every window away (bx1 < bx0): it writes nothing.
         boxes[b] = (0, -1, 0, -1) if box is None else box
     sizes = np.where(

@@ -7,8 +7,8 @@ kernels on the same inputs; everything they decide before a launch is here:
 - the scalar parameters, rounded to float32 as cdrizzle keeps them
   (:func:`drizzle_params`), with the kernel's reach and its Lanczos table;
 - the non-finite rules: a pixmap node with a NaN or infinite coordinate is
-  unmapped (both coordinates NaN, :func:`finite_pixmap`), so only the drops
-  whose corners or centre need it are skipped; a pixel with a non-finite
+  unmapped (the kernels skip NaN nodes; :func:`finite_pixmap` makes infinite
+  ones NaN), so only the drops whose corners or centre need it are skipped; a pixel with a non-finite
   variance contributes nothing (:func:`fold_nonfinite_variance`);
 - the output box of a band of input rows, from statistics of its pixmap
   nodes that each driver reduces its own way (:func:`footprint_box`).
@@ -114,17 +114,19 @@ def drizzle_params(kernel, pixfrac, pscale_ratio, iscale, wht_scale):
 
 
 def finite_pixmap(pixmap, xp):
-    """The pixmap with every node that has a NaN or infinite coordinate set to (NaN, NaN).
+    """The pixmap with every node that has an infinite coordinate set to (NaN, NaN).
 
-    The kernels test nodes, corners and centres for NaN only; an infinite
-    node would pass that test and spread inf/NaN through the overlaps, and
-    would make a band's footprint infinite.  As NaN it is simply unmapped.
-    Returns ``pixmap`` itself (no copy) when every node is finite.
+    The kernels treat a node with a NaN in either coordinate as unmapped
+    (they test nodes, corners and centres for NaN); an infinite node would
+    pass that test and spread inf/NaN through the overlaps, and would make a
+    band's footprint infinite.  As NaN it is simply unmapped.  Returns
+    ``pixmap`` itself (no copy) when no coordinate is infinite.
     """
-    ok = xp.isfinite(pixmap).all(axis=2)
-    if bool(ok.all()):
+    inf = xp.isinf(pixmap)
+    if not bool(inf.any()):
         return pixmap
-    return xp.ascontiguousarray(xp.where(ok[..., None], pixmap, xp.nan), dtype=xp.float64)
+    bad = inf.any(axis=2)
+    return xp.ascontiguousarray(xp.where(bad[..., None], xp.nan, pixmap), dtype=xp.float64)
 
 
 def fold_nonfinite_variance(weights, data2, xp):
