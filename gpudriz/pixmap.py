@@ -50,7 +50,8 @@ __all__ = [
 
 log = logging.getLogger("gpudriz")
 
-#: Node spacing (input pixels) of the ``"fast"`` method, chosen by
+#: Node spacing (input pixels) of the ``"fast"`` method on chips of 1024 px
+#: or more (smaller chips start lower, see :func:`auto_step`), chosen by
 #: measurement: the largest power of two whose maximum error (fast against
 #: exact, every pixel) stays under 1e-4 px on the real SIP headers in
 #: ``data/wcs/``, both directions.  Worst case 1.5e-5 px (ACS/HRC, TAN ->
