@@ -11,7 +11,17 @@ drizzle and the maximum error of fast against exact, for the default and a
 few other node steps; then the error of the other direction (frame -> chip,
 through astropy's iterative SIP inverse) on a lattice of points.
 
-Run: ``python benchmarks/bench_pixmap.py [--repeat N] [--backend cpu]``.
+Then the same for a WCS with lookup-table distortions (SIP, a D2IM row and
+two NPOL tables: astropy's test header ``dist_lookup.fits.gz``, ACS/WFC-like,
+on a 2048x4096 chip): exact against fast, whose tables are applied per pixel
+on top of the interpolated table-free map, timed in alternation (best of
+``--repeat``) so that a busy machine slows both alike.
+
+``--small-chips`` instead times the synthetic association's chips of
+64x128, 256x512 and 512x1024 px (whose distortion pattern is scaled to the
+chip): the automatic node step against step 64 and exact evaluation.
+
+Run: ``python benchmarks/bench_pixmap.py [--repeat N] [--backend cpu] [--tables-only | --small-chips]``.
 """
 
 from __future__ import annotations
@@ -92,9 +102,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed calls of the fast method")
     parser.add_argument("--backend", default="cpu", help="gpudriz backend (cpu, cuda, auto)")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="only the lookup-table (D2IM, NPOL) comparison")  # fmt: skip
+    parser.add_argument("--small-chips", action="store_true",
+                        help="only the synthetic small chips (automatic node step)")  # fmt: skip
     args = parser.parse_args(argv)
 
     be = get_backend(args.backend)
+    if args.small_chips:
+        small_chips(be, args.repeat)
+        return
+    if args.tables_only:
+        lookup_tables(be, args.repeat)
+        return
     w_in = wfc_like_wcs()
     w_out = north_up_wcs(w_in)
     mpix = NX * NY / 1e6
@@ -152,6 +172,91 @@ def main(argv=None):
     print(f"inverse {shape[0]}x{shape[1]} frame -> chip, default step: {t_f:.3f} s, "
           f"max err {err.max():.1e} px ({err[on_chip].max():.1e} px where it lands on the chip; "
           f"{rows.size * cols.size} exact points)")
+    lookup_tables(be, args.repeat)
+
+
+def small_chips(be, repeat):
+    """Automatic node step against step 64 and exact on the synthetic association's chip sizes."""
+    import glob
+    import tempfile
+    import warnings
+
+    from astropy.io import fits
+
+    from gpudriz import synthetic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for shape in ((64, 128), (256, 512), (512, 1024)):
+            folder = f"{tmp}/{shape[0]}"
+            synthetic.make_association(folder, chip_shape=shape)
+            with fits.open(sorted(glob.glob(folder + "/*_flt.fits"))[0]) as hdul:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    w = WCS(hdul["SCI", 1].header, hdul)
+            out = WCS(naxis=2)
+            out.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+            out.wcs.crval = w.wcs.crval
+            out.wcs.crpix = [shape[1] / 2, shape[0] / 2]
+            out.wcs.cd = np.diag([-SCALE, SCALE])
+            calls = {
+                "auto": lambda: gp.calc_pixmap(w, out, shape=shape, backend=be),
+                "step 64": lambda: gp.calc_pixmap(w, out, shape=shape, step=64, backend=be),
+                "exact": lambda: gp.calc_pixmap(w, out, shape=shape, method="exact"),
+            }
+            calls["auto"]()  # warm-up
+            runs = {name: [] for name in calls}
+            results = {}
+            for _ in range(repeat):
+                for name, fn in calls.items():
+                    t, results[name] = best_time(fn, 1)
+                    runs[name].append(t)
+            err = np.abs(np.asarray(results["auto"]) - np.asarray(results["exact"])).max()
+            ny, nx = shape
+            print(f"{ny}x{nx}: auto step {gp.auto_step(nx, ny)}: {min(runs['auto']) * 1e3:.1f} ms "
+                  f"(max err {err:.1e} px); step 64: {min(runs['step 64']) * 1e3:.1f} ms; "
+                  f"exact: {min(runs['exact']) * 1e3:.1f} ms")  # fmt: skip
+
+
+def lookup_tables(be, repeat):
+    """Exact against fast on a 2048x4096 chip with SIP, D2IM and NPOL tables."""
+    import warnings
+    from pathlib import Path
+
+    import astropy
+    from astropy.io import fits
+    from astropy.wcs import FITSFixedWarning
+
+    path = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "dist_lookup.fits.gz"
+    with fits.open(path) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        w_in = WCS(hdul[1].header, hdul)
+    w_out = north_up_wcs(w_in)
+    tables = gp._lookup_tables(w_in)
+    smooth = gp._without_tables(w_in)
+    shape = (NY, NX)
+    mpix = NX * NY / 1e6
+    gp.calc_pixmap(w_in, w_out, shape=shape, backend=be)  # warm-up (compilation)
+    runs = {"exact": [], "fast": [], "fast, tables removed": []}
+    calls = {
+        "exact": lambda: gp.calc_pixmap(w_in, w_out, shape=shape, method="exact", backend=be),
+        "fast": lambda: gp.calc_pixmap(w_in, w_out, shape=shape, backend=be),
+        "fast, tables removed": lambda: gp.calc_pixmap(smooth, w_out, shape=shape, backend=be),
+    }
+    results = {}
+    for _ in range(repeat):
+        for name, fn in calls.items():
+            t, results[name] = best_time(fn, 1)
+            runs[name].append(t)
+    exact = np.asarray(results["exact"])
+    err = np.nanmax(np.abs(np.asarray(results["fast"]) - exact))
+    table_size = np.nanmax(np.abs(np.asarray(results["fast, tables removed"]) - exact))
+    print(f"\nlookup tables ({path.name}: {', '.join(tables)}), chip {NY}x{NX}, "
+          f"backend {be.name}; the tables move the map by up to {table_size:.3f} px")
+    for name, times in runs.items():
+        t = min(times)
+        print(f"gpudriz {name:22s}: {t:8.3f} s  {mpix / t:8.2f} Mpix/s")
+    print(f"fast vs exact: x{min(runs['exact']) / min(runs['fast']):.1f}, "
+          f"max err {err:.1e} px")
 
 
 if __name__ == "__main__":

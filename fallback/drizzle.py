@@ -11,7 +11,8 @@ principle 4: accumulate, then normalise).
 
 Race freedom: the input rows are split into bands, one per thread; each band
 writes into its own private buffer covering exactly the output box that band
-can touch (found by :func:`drizzle_footprint` with the same geometry code), and
+can touch (:func:`drizzle_node_stats` here, then the bound shared with the CUDA
+driver in ``gpudriz._drizzle_host``, with its other host-side rules), and
 the merge runs in parallel over output rows.  No two threads ever write the
 same memory.
 
@@ -630,41 +631,22 @@ def drizzle_lanczos(
 # --------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def kernel_reach(kcode, pf, s):
-    """``(h, reach)``: how far a kernel's writes extend beyond the mapped pixel nodes.
-
-    ``h`` is the half-size of a square drop (its corners are bilinear in the
-    nodes), ``reach`` the half-width of a centred kernel's window, in output
-    pixels.  Shared by the CPU footprint and the CUDA driver's.
-    """
-    if kcode == _SQUARE:
-        return 0.5 * pf, 0.0
-    if kcode == _POINT:
-        return 0.0, 0.5
-    if kcode == _LANCZOS2 or kcode == _LANCZOS3:
-        return 0.0, (2.0 if kcode == _LANCZOS2 else 3.0) / s
-    if kcode == _GAUSSIAN:
-        return 0.0, max(GAUSSIAN_NSIG * pf / FWHM_SIGMA / s, 1.2 / s)
-    return 0.0, pf / s / 2.0  # turbo, tophat
-
-
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def drizzle_footprint(kcode, pixmap, xmin, xmax, band_rows, pf, s, out_nx, out_ny, boxes):
-    """Fill ``boxes[b] = (ii0, ii1, jj0, jj1)``, an output box holding every write of band ``b``.
+def drizzle_node_stats(pixmap, xmin, xmax, band_rows, stats):
+    """Fill ``stats[b] = (xlo, xhi, ylo, yhi, step, ninf)`` over the pixmap nodes band ``b`` can use.
 
-    From the finite pixmap nodes of the band's rows and their neighbours:
-    square corners are bilinear in the nodes, within ``h = pf/2`` of a node
-    cell, so they lie at most ``(2h + 2h^2) * step`` outside the nodes' box
-    (``step``: the largest |dx| + |dy| between neighbouring nodes); centred
-    kernels reach their window's half-width.  The kernels also clip to the
-    box, so a write can never leave its band's buffer.  An empty band gets
-    ``ii0 > ii1``.
+    The nodes of the band's rows, of the row on each side and of the column
+    on each side of the input box, skipping NaN nodes; ``step`` is the
+    largest ``|dx| + |dy|`` between two neighbouring such nodes, ``xlo > xhi``
+    when there is none.  ``ninf`` counts nodes with an infinite coordinate:
+    the host then unmaps them (:func:`gpudriz._drizzle_host.finite_pixmap`)
+    and asks again, so that checking for them costs no pass of its own.
+    :func:`gpudriz._drizzle_host.footprint_box` turns the rest into the
+    band's output box, for this driver and the CUDA one alike.
     """
     ny = pixmap.shape[0]
     nx = pixmap.shape[1]
     nb = band_rows.shape[0] - 1
-    h, reach = kernel_reach(kcode, pf, s)
     for b in prange(nb):
         j0 = max(band_rows[b] - 1, 0)
         j1 = min(band_rows[b + 1], ny - 1)
@@ -675,31 +657,33 @@ def drizzle_footprint(kcode, pixmap, xmin, xmax, band_rows, pf, s, out_nx, out_n
         ylo = np.inf
         yhi = -np.inf
         step = 0.0
+        ninf = 0
         for j in range(j0, j1 + 1):
             for i in range(i0, i1 + 1):
                 x = pixmap[j, i, 0]
                 y = pixmap[j, i, 1]
                 if math.isnan(x) or math.isnan(y):
                     continue
+                if math.isinf(x) or math.isinf(y):
+                    ninf += 1
                 xlo = min(xlo, x)
                 xhi = max(xhi, x)
                 ylo = min(ylo, y)
                 yhi = max(yhi, y)
-                if i < i1:  # NaN neighbours compare false and are ignored
-                    step = max(step, abs(pixmap[j, i + 1, 0] - x) + abs(pixmap[j, i + 1, 1] - y))
+                if i < i1:
+                    d = abs(pixmap[j, i + 1, 0] - x) + abs(pixmap[j, i + 1, 1] - y)
+                    if d > step:  # a NaN neighbour compares false: ignored
+                        step = d
                 if j < j1:
-                    step = max(step, abs(pixmap[j + 1, i, 0] - x) + abs(pixmap[j + 1, i, 1] - y))
-        if xlo > xhi or not math.isfinite(step):
-            boxes[b, 0] = out_nx
-            boxes[b, 1] = -1
-            boxes[b, 2] = out_ny
-            boxes[b, 3] = -1
-            continue
-        m = (2.0 * h + 2.0 * h * h) * step + reach + 1.0
-        boxes[b, 0] = max(int(math.floor(xlo - m)), 0)
-        boxes[b, 1] = min(int(math.ceil(xhi + m)), out_nx - 1)
-        boxes[b, 2] = max(int(math.floor(ylo - m)), 0)
-        boxes[b, 3] = min(int(math.ceil(yhi + m)), out_ny - 1)
+                    d = abs(pixmap[j + 1, i, 0] - x) + abs(pixmap[j + 1, i, 1] - y)
+                    if d > step:
+                        step = d
+        stats[b, 0] = xlo
+        stats[b, 1] = xhi
+        stats[b, 2] = ylo
+        stats[b, 3] = yhi
+        stats[b, 4] = step
+        stats[b, 5] = ninf
 
 
 #: Input pixels are visited in TILE x TILE blocks: whatever the rotation
@@ -906,33 +890,34 @@ def drizzle_add(
     """
     import numba
 
-    kcode = KERNEL_CODES[kernel]
+    # The host rules shared with the CUDA driver (imported here: that module
+    # imports this one).
+    from gpudriz import _drizzle_host as host
+
+    p = host.drizzle_params(kernel, pixfrac, pscale_ratio, iscale, wht_scale)
+    kcode = p.kcode
     ny, nx = data.shape
     out_ny, out_nx = out_img.shape
     xmax = nx - 1 if xmax is None else xmax
     ymax = ny - 1 if ymax is None else ymax
     if nbands is None:
         nbands = numba.get_num_threads()
-    # cdrizzle keeps these parameters in float32; so do we, for identical windows.
-    pf = float(np.float32(pixfrac))
-    s = float(np.float32(pscale_ratio))
-    iscale = float(np.float32(iscale))
-    iscale2 = float(np.float32(iscale) * np.float32(iscale))
-    wht_scale = float(np.float32(wht_scale))
-    if kcode in (_LANCZOS2, _LANCZOS3):
-        lut = lanczos_lut(2 if kcode == _LANCZOS2 else 3)
-    else:
-        lut = np.zeros(1, dtype=np.float64)
     n2 = 0 if data2 is None else data2.shape[0]
-    if n2 and not np.isfinite(data2).all():
-        # A pixel with a NaN/inf variance contributes nothing to any output:
-        # mark it through its weight so the kernels check one value, not n2.
-        weights = np.where(np.isfinite(data2).all(axis=0), weights, np.float32(np.nan))
+    weights = host.fold_nonfinite_variance(weights, data2, np)
 
     rows = _band_rows(ymin, ymax, nbands)
     nb = rows.shape[0] - 1
+    stats = np.empty((nb, 6), dtype=np.float64)
+    drizzle_node_stats(pixmap, xmin, xmax, rows, stats)
+    if stats[:, 5].any():
+        # Infinite nodes: unmapped as NaN (the shared rule), then measured again.
+        pixmap = host.finite_pixmap(pixmap, np)
+        drizzle_node_stats(pixmap, xmin, xmax, rows, stats)
     boxes = np.empty((nb, 4), dtype=np.int64)
-    drizzle_footprint(kcode, pixmap, xmin, xmax, rows, pf, s, out_nx, out_ny, boxes)
+    for b in range(nb):
+        box = host.footprint_box(*stats[b, :5], p, out_nx, out_ny)
+        # An empty band clips every window away (bx1 < bx0): it writes nothing.
+        boxes[b] = (0, -1, 0, -1) if box is None else box
     sizes = np.where(
         (boxes[:, 0] <= boxes[:, 1]) & (boxes[:, 2] <= boxes[:, 3]),
         (boxes[:, 1] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 2] + 1),
@@ -947,14 +932,12 @@ def drizzle_add(
         acc_sw = np.zeros((total, 2), dtype=np.float64)
         acc_var = np.zeros((n2, total if n2 else 1), dtype=np.float64)
         # Context needs its own flag only where a weight can be negative.
-        negative = kcode in (_LANCZOS2, _LANCZOS3) or bool((weights < 0).any())
+        negative = host.may_have_negative_weights(p, weights, np)
         acc_flag = np.zeros(total, dtype=np.uint8) if negative and ctx is not None else None
         acc_dq = np.zeros(total if dq is not None else 1, dtype=np.uint32)
-        # An empty band clips every window away (bx1 < bx0): it writes nothing.
-        boxes[sizes == 0] = (0, -1, 0, -1)
         drizzle_bands(
             kcode, data, weights, pixmap, data2, dq, xmin, xmax, rows,
-            iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
+            p.iscale, p.iscale2, p.wht_scale, p.pf, p.s, p.lut, out_nx, out_ny,
             boxes, offsets, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad,
         )  # fmt: skip
         live = sizes > 0

@@ -8,7 +8,7 @@ from gpudriz.fallback.blot import blot  # noqa: F401
 from gpudriz.fallback.combine import combine  # noqa: F401
 from gpudriz.fallback.crreject import driz_cr  # noqa: F401
 from gpudriz.fallback.drizzle import drizzle_add  # noqa: F401
-from gpudriz.fallback.pixmap import interpolate_pixmap  # noqa: F401
+from gpudriz.fallback.pixmap import interpolate_pixmap, interpolate_pixmap_tables  # noqa: F401
 
 
 def free_bytes():

@@ -35,8 +35,7 @@ from gpudriz._cuda_loader import needs_index64
 from gpudriz.backend import DeviceMemoryError
 from gpudriz.fallback.blot import LANCZOS5, interp_code
 from gpudriz.fallback.blot import lanczos_lut as blot_lanczos_lut
-from gpudriz.fallback.drizzle import KERNEL_CODES, kernel_reach
-from gpudriz.fallback.drizzle import lanczos_lut as drizzle_lanczos_lut
+from gpudriz import _drizzle_host as host
 
 __all__ = ["KernelOps", "DRIZZLE_ENTRY"]
 
@@ -188,14 +187,32 @@ class KernelOps:
         self._launch("pixmap", "pixmap_cubic", nx * ny, args, needs_index64(out, grid))
         return out
 
+    def interpolate_pixmap_tables(self, grid, jac, x0, y0, step, tables, tparams, out):
+        """Fill ``out`` for a WCS with D2IM/NPOL tables (kernel ``pixmap_cubic_lookup``).
+
+        Same contract as :func:`gpudriz.fallback.pixmap.interpolate_pixmap_tables`.
+        """
+        gy, gx = grid.shape[:2]
+        ny, nx = out.shape[:2]
+        args = (
+            grid, jac, _I32(gx), _I32(gy), _as_i32(x0, "x0"), _as_i32(y0, "y0"),
+            _as_i32(step, "step"), tables, tparams, out, _as_i32(nx, "pixmap width"),
+            _as_i32(ny, "pixmap height"),
+        )  # fmt: skip
+        index64 = needs_index64(out, jac, tables)
+        self._launch("pixmap", "pixmap_cubic_lookup", nx * ny, args, index64)
+        return out
+
     # -- drizzle -------------------------------------------------------------------
 
-    def _footprint(self, kcode, pixmap, xmin, xmax, r0, r1, pf, s, out_nx, out_ny):
+    def _footprint(self, params, pixmap, xmin, xmax, r0, r1, out_nx, out_ny):
         """Output box ``(ii0, ii1, jj0, jj1)`` holding every write of input rows ``r0 .. r1-1``.
 
-        The same bound as :func:`gpudriz.fallback.drizzle.drizzle_footprint`,
-        from reductions over the band's pixmap nodes (and their neighbours).
-        Returns None when the band can reach no output pixel.
+        The node statistics of :func:`gpudriz.fallback.drizzle.drizzle_node_stats`,
+        from reductions over the band's pixmap nodes (and their neighbours),
+        turned into a box by the bound both drivers share
+        (:func:`gpudriz._drizzle_host.footprint_box`).  None when the band
+        can reach no output pixel.
         """
         xp = self.xp
         ny, nx = pixmap.shape[:2]
@@ -206,7 +223,7 @@ class KernelOps:
         sub = pixmap[j0 : j1 + 1, i0 : i1 + 1]
         x = sub[..., 0]
         y = sub[..., 1]
-        ok = xp.isfinite(x) & xp.isfinite(y)
+        ok = ~(xp.isnan(x) | xp.isnan(y))  # every other node is finite (finite_pixmap)
         if not bool(ok.any()):
             return None
         xlo = float(xp.where(ok, x, xp.inf).min())
@@ -224,21 +241,13 @@ class KernelOps:
             both = ok[1:] & ok[:-1]
             if bool(both.any()):
                 step = max(step, float(xp.where(both, d, 0.0).max()))
-        h, reach = kernel_reach(kcode, pf, s)
-        m = (2.0 * h + 2.0 * h * h) * step + reach + 1.0
-        bx0 = max(int(math.floor(xlo - m)), 0)
-        bx1 = min(int(math.ceil(xhi + m)), out_nx - 1)
-        by0 = max(int(math.floor(ylo - m)), 0)
-        by1 = min(int(math.ceil(yhi + m)), out_ny - 1)
-        if bx0 > bx1 or by0 > by1:
-            return None
-        return bx0, bx1, by0, by1
+        return host.footprint_box(xlo, xhi, ylo, yhi, step, params, out_nx, out_ny)
 
     @staticmethod
     def _cell_bytes(n2, flag, dq):
         return 16 + 8 * n2 + (4 if flag else 0) + (4 if dq else 0)
 
-    def _plan_bands(self, kcode, pixmap, xmin, xmax, ymin, ymax, pf, s, out_nx, out_ny,
+    def _plan_bands(self, params, pixmap, xmin, xmax, ymin, ymax, out_nx, out_ny,
                     nbands, cell_bytes):  # fmt: skip
         """Split rows ``ymin .. ymax`` into bands whose buffers fit; returns ``[(r0, r1, box)]``."""
         budget = self.free_bytes()
@@ -254,7 +263,7 @@ class KernelOps:
                 r0, r1 = int(r0), int(r1)
                 if r1 <= r0:
                     continue
-                box = self._footprint(kcode, pixmap, xmin, xmax, r0, r1, pf, s, out_nx, out_ny)
+                box = self._footprint(params, pixmap, xmin, xmax, r0, r1, out_nx, out_ny)
                 if box is not None and budget is not None:
                     cells = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
                     if cells * cell_bytes > budget:
@@ -285,40 +294,27 @@ class KernelOps:
         by default there is one unless memory requires more.
         """
         xp = self.xp
-        kcode = KERNEL_CODES[kernel]
         ny, nx = data.shape
         out_ny, out_nx = out_img.shape
         xmax = nx - 1 if xmax is None else int(xmax)
         ymax = ny - 1 if ymax is None else int(ymax)
         xmin = int(xmin)
         ymin = int(ymin)
-        # cdrizzle keeps these in float32; so do the Numba twin and we.
-        pf = float(np.float32(pixfrac))
-        s = float(np.float32(pscale_ratio))
-        iscale32 = np.float32(iscale)
-        iscale2 = float(iscale32 * iscale32)
-        iscale = float(iscale32)
-        wht_scale = float(np.float32(wht_scale))
-        if kcode in (KERNEL_CODES["lanczos2"], KERNEL_CODES["lanczos3"]):
-            lut = xp.asarray(drizzle_lanczos_lut(2 if kernel == "lanczos2" else 3))
-        else:
-            lut = xp.zeros(1, dtype=xp.float64)
+        # Parameters, NaN/inf rules and footprints: the host rules shared
+        # with the Numba driver.
+        p = host.drizzle_params(kernel, pixfrac, pscale_ratio, iscale, wht_scale)
+        lut = xp.asarray(p.lut)
+        pixmap = host.finite_pixmap(pixmap, xp)
         n2 = 0 if data2 is None else int(data2.shape[0])
-        if n2 and not bool(xp.isfinite(data2).all()):
-            # A NaN/inf variance removes its pixel: one check in the kernel, not n2.
-            weights = xp.where(xp.isfinite(data2).all(axis=0), weights, xp.float32(xp.nan))
-            weights = xp.ascontiguousarray(weights, dtype=xp.float32)
-        negative = kcode in (KERNEL_CODES["lanczos2"], KERNEL_CODES["lanczos3"]) or bool(
-            (weights < 0).any()
-        )
-        use_flag = negative and ctx is not None
+        weights = host.fold_nonfinite_variance(weights, data2, xp)
+        use_flag = host.may_have_negative_weights(p, weights, xp) and ctx is not None
         cell_bytes = self._cell_bytes(n2, use_flag, dq is not None)
 
         width = xmax - xmin + 1
         nrows = ymax - ymin + 1
         row_miss = xp.zeros(nrows, dtype=xp.uint64)
         row_bad = xp.zeros(nrows, dtype=xp.uint64)
-        bands = self._plan_bands(kcode, pixmap, xmin, xmax, ymin, ymax, pf, s,
+        bands = self._plan_bands(p, pixmap, xmin, xmax, ymin, ymax,
                                  out_nx, out_ny, nbands, cell_bytes)  # fmt: skip
         largest = max(
             ((b[1] - b[0] + 1) * (b[3] - b[2] + 1) for _, _, b in bands if b is not None),
@@ -371,7 +367,7 @@ class KernelOps:
                 data, weights, pixmap, _as_i32(nx, "data width"), _as_i32(ny, "data height"),
                 data2, _I32(n2), dq,
                 _I32(xmin), _I32(xmax), _I32(r0), _I32(r1),
-                _F64(iscale), _F64(iscale2), _F64(wht_scale), _F64(pf), _F64(s),
+                _F64(p.iscale), _F64(p.iscale2), _F64(p.wht_scale), _F64(p.pf), _F64(p.s),
                 lut, _I32(lut.shape[0]),
                 *boxargs, _I64(nacc),
                 acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad, _I32(ymin),

@@ -63,8 +63,10 @@ def _check_out_img(out_img, shape):
         got = out_img.dtype if is_array else type(out_img).__name__
         raise TypeError(f"out_img must be a NumPy or CuPy array of dtype float32, got {got}.")
     if out_img.shape != shape:
+        # Led by drizzle 3.x's words for the same check.
         raise ValueError(
-            f"out_img must have the shape {shape} of pixmap.shape[:2], got {out_img.shape}."
+            "'output_image' shape is not consistent with 'pixmap' shape: out_img must have "
+            f"the shape {shape} of pixmap.shape[:2], got {out_img.shape}."
         )
     if not out_img.flags.writeable:
         raise ValueError("out_img must be writeable.")

@@ -13,14 +13,19 @@ CPU, a CUDA kernel on the GPU) with a separable 4-point cubic Lagrange
 (local bicubic) interpolant.  Its error is O(step**4): the default
 :data:`DEFAULT_STEP` keeps it under 1e-4 px on the real ACS/HRC and NIRCam
 SIP headers (the design asks for 1e-3 px; see ``benchmarks/bench_pixmap.py``
-and ``tests/test_pixmap.py``).  Cells where the interpolation cannot be
-trusted (an undefined node, an error above :data:`CHECK_TOL` at the cell
-centre) and WCSs with lookup-table distortions are evaluated exactly.  An
-exact per-pixel mode reproduces ``drizzle.utils.calc_pixmap``.
+and ``tests/test_pixmap.py``); smaller chips get a smaller step
+(:func:`auto_step`).  Lookup-table distortions of the "from" WCS (D2IM,
+NPOL: bilinear tables, not smooth) are applied exactly at every pixel on top
+of the interpolated map of the same WCS without them.  Cells where the
+interpolation cannot be trusted (an undefined node, an error above
+:data:`CHECK_TOL` at the cell centre) are evaluated exactly, and so is every
+pixel when the "to" WCS has lookup tables.  An exact per-pixel mode
+reproduces ``drizzle.utils.calc_pixmap``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import numbers
@@ -31,18 +36,22 @@ from astropy.wcs import WCS, NoConvergence
 
 from gpudriz._arrays import to_host
 from gpudriz.backend import get_backend
+from gpudriz.fallback.pixmap import TABLE_PARAMS
 
 __all__ = [
     "calc_pixmap",
     "estimate_pixel_scale_ratio",
     "DEFAULT_STEP",
     "CHECK_TOL",
+    "MIN_STEP",
+    "auto_step",
     "PIXMAP_METHODS",
 ]
 
 log = logging.getLogger("gpudriz")
 
-#: Node spacing (input pixels) of the ``"fast"`` method, chosen by
+#: Node spacing (input pixels) of the ``"fast"`` method on chips of 1024 px
+#: or more (smaller chips start lower, see :func:`auto_step`), chosen by
 #: measurement: the largest power of two whose maximum error (fast against
 #: exact, every pixel) stays under 1e-4 px on the real SIP headers in
 #: ``data/wcs/``, both directions.  Worst case 1.5e-5 px (ACS/HRC, TAN ->
@@ -53,10 +62,22 @@ log = logging.getLogger("gpudriz")
 #: WCS evaluation, not the interpolation, dominates).
 DEFAULT_STEP = 64
 
+#: Smallest node spacing the automatic choice goes down to: at 4 px the
+#: nodes and checks cost ~1/8 of an exact evaluation; below, little is saved.
+MIN_STEP = 4
+
+#: The automatic step is the largest power of two up to DEFAULT_STEP that
+#: fits this many times along the longer side of the image.  A distortion of
+#: the same pattern on a smaller chip (the synthetic chips scale it so) is
+#: steeper per pixel: its 4th-order error at a fixed step grows as
+#: (1 / chip size)**3, so the step must shrink with the chip.  A full-size
+#: 4096 px chip keeps DEFAULT_STEP.
+STEPS_PER_SIDE = 16
+
 #: Largest error (px) accepted at the centre of a cell, where the interpolation
 #: error of a smooth map peaks; cells above it are evaluated exactly.  The
 #: default step stays ~7x below it on the real headers, so it never fires
-#: there; it does for lookup-table distortions (D2IM, NPOL).
+#: there; it does where a chip is too small for its step.
 CHECK_TOL = 1e-4
 
 PIXMAP_METHODS = ("fast", "exact")
@@ -109,6 +130,20 @@ def _bboxes_off(wcs_from, bbox_from, off_from, wcs_to, bbox_to, off_to):
 # --------------------------------------------------------------------------
 
 
+_SAID = set()
+
+
+def _note_exact_once(msg, *args):
+    """Say once per process (INFO) why a map is evaluated exactly, then at DEBUG.
+
+    A pipeline maps every chip at every step: the same reason once is news,
+    dozens of times is noise.
+    """
+    text = msg % args
+    log.log(logging.DEBUG if text in _SAID else logging.INFO, text)
+    _SAID.add(text)
+
+
 def _check_method(method):
     if method not in PIXMAP_METHODS:
         raise ValueError(
@@ -118,7 +153,7 @@ def _check_method(method):
 
 def _check_step(step):
     if step is None:
-        return DEFAULT_STEP
+        return None
     if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
         raise ValueError(f"'step' must be a positive integer number of pixels; got {step!r}.")
     return int(step)
@@ -196,12 +231,111 @@ def _world_to_pixel_nodes(wcs, world):
     return px, py
 
 
+#: astropy's lookup-table distortions, in the kernels' order: D2IM (detector
+#: to image, applied first) and NPOL (the distortion paper's CPDIS, added in
+#: the focal plane with SIP).
+_TABLE_NAMES = ("det2im1", "det2im2", "cpdis1", "cpdis2")
+
+
 def _lookup_tables(wcs):
     """Names of the lookup-table distortions (D2IM, NPOL) an astropy WCS carries."""
     if not isinstance(wcs, WCS):
         return []
-    names = ("det2im1", "det2im2", "cpdis1", "cpdis2")
-    return [n for n in names if getattr(wcs, n, None) is not None]
+    return [n for n in _TABLE_NAMES if getattr(wcs, n, None) is not None]
+
+
+def _without_tables(wcs):
+    """A copy of an astropy WCS without its lookup tables: SIP and the core WCS only, smooth."""
+    smooth = copy.deepcopy(wcs)
+    for name in _TABLE_NAMES:
+        setattr(smooth, name, None)
+    return smooth
+
+
+def _pack_tables(wcs):
+    """The lookup tables of ``wcs`` as the kernels take them: ``(tables, tparams)``.
+
+    ``tables`` holds every table's values (row-major, float64) one after the
+    other; row ``k`` of ``tparams`` describes table ``_TABLE_NAMES[k]`` (see
+    :data:`gpudriz.fallback.pixmap.TABLE_PARAMS`), all zeros when absent.
+    """
+    chunks = []
+    tparams = np.zeros((len(_TABLE_NAMES), TABLE_PARAMS), dtype=np.float64)
+    offset = 0
+    for k, name in enumerate(_TABLE_NAMES):
+        table = getattr(wcs, name, None)
+        if table is None:
+            continue
+        data = np.asarray(table.data, dtype=np.float64)
+        tny, tnx = data.shape
+        (p1, p2), (v1, v2), (c1, c2) = table.crpix, table.crval, table.cdelt
+        # astropy's table coordinate (x - crval) / cdelt + crpix - 1 as x * a + b
+        tparams[k] = (offset, tnx, tny, 1.0 / c1, p1 - 1.0 - v1 / c1, 1.0 / c2, p2 - 1.0 - v2 / c2)
+        chunks.append(data.ravel())
+        offset += data.size
+    tables = np.concatenate(chunks) if chunks else np.zeros(1, dtype=np.float64)
+    return tables, tparams
+
+
+def _table_jacobians(smooth, wcs_to, gx, gy, x0, y0, step):
+    """``J_L`` and ``J_K`` at the nodes of a ``(gy, gx)`` grid from ``(x0, y0)`` every ``step`` px.
+
+    ``J_L`` is the Jacobian of the table-free map (``smooth`` to ``wcs_to``),
+    ``J_K`` that of the map from ``smooth``'s focal plane (where NPOL adds
+    its offsets) to ``wcs_to``; central differences of 1 px, whose error
+    (the map's third derivative) is far below 1e-6 of the Jacobian.
+    """
+    xg, yg = np.meshgrid(np.arange(gx, dtype=np.float64) * step + x0,
+                         np.arange(gy, dtype=np.float64) * step + y0)  # fmt: skip
+    px, py = xg.ravel(), yg.ravel()
+
+    def through_wcs(x, y):
+        return np.stack(_world_to_pixel_nodes(wcs_to, smooth.pixel_to_world_values(x, y)), -1)
+
+    def through_focal_plane(fx, fy):
+        world = smooth.wcs_pix2world(np.column_stack([fx, fy]), 0)
+        return np.stack(_world_to_pixel_nodes(wcs_to, (world[:, 0], world[:, 1])), -1)
+
+    foc = smooth.pix2foc(np.column_stack([px, py]), 0)
+    fx, fy = foc[:, 0], foc[:, 1]
+    jac = np.empty((gy * gx, 8), dtype=np.float64)
+    for base, fn, u, v in ((0, through_wcs, px, py), (4, through_focal_plane, fx, fy)):
+        ddx = (fn(u + 1.0, v) - fn(u - 1.0, v)) * 0.5
+        ddy = (fn(u, v + 1.0) - fn(u, v - 1.0)) * 0.5
+        jac[:, base + 0] = ddx[:, 0]
+        jac[:, base + 1] = ddy[:, 0]
+        jac[:, base + 2] = ddx[:, 1]
+        jac[:, base + 3] = ddy[:, 1]
+    return jac.reshape(gy, gx, 8)
+
+
+def auto_step(nx, ny):
+    """The node spacing ``method="fast"`` starts from for an ``ny`` x ``nx`` image.
+
+    The largest power of two, between :data:`MIN_STEP` and
+    :data:`DEFAULT_STEP`, that fits :data:`STEPS_PER_SIDE` times along the
+    longer side.  :func:`calc_pixmap` halves it further where too many cells
+    fail their check (see :func:`_refine_pays`).
+    """
+    step = DEFAULT_STEP
+    while step > MIN_STEP and step * STEPS_PER_SIDE > max(nx, ny):
+        step //= 2
+    return step
+
+
+def _refine_pays(failed, step, nx, ny):
+    """Whether a grid at ``step / 2`` is cheaper than evaluating the failed cells exactly.
+
+    Exact evaluation costs one WCS evaluation per pixel of a failed cell; a
+    finer grid costs one per node and one per cell check, about
+    ``2 * nx * ny / (step / 2)**2``.  A few failed cells (near a singular
+    point of an inverse) are cheaper exact; a map that is not smooth at this
+    step everywhere (a chip too small for it) is cheaper refined.
+    """
+    if step <= MIN_STEP or not failed.any():
+        return False
+    exact_cost = int(failed.sum()) * step * step
+    return exact_cost > 2 * nx * ny / (step / 2) ** 2
 
 
 def _node_grid(wcs_from, wcs_to, nx, ny, step):
@@ -266,6 +400,46 @@ def _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp):
     return failed
 
 
+def _exact_cells(wcs_from, wcs_to, out, bad, step, xp):
+    """Overwrite the pixels of the cells marked in ``bad`` with the exact map."""
+    ny, nx = out.shape[:2]
+    rows = np.arange(ny) // step
+    cols = np.arange(nx) // step
+    jj, ii = np.nonzero(bad[rows[:, None], cols[None, :]])
+    xe, ye = _map_exact(wcs_from, wcs_to, ii.astype(np.float64), jj.astype(np.float64))
+    jj_d, ii_d = xp.asarray(jj), xp.asarray(ii)
+    out[jj_d, ii_d, 0] = xp.asarray(np.asarray(xe, dtype=np.float64))
+    out[jj_d, ii_d, 1] = xp.asarray(np.asarray(ye, dtype=np.float64))
+
+
+def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out):
+    """Fill ``out`` from the nodes; returns the node grid, or None for an undefined Jacobian.
+
+    Without lookup tables (``smooth`` is None) the nodes of ``wcs_from`` are
+    interpolated.  With them, the nodes of ``smooth`` (``wcs_from`` without
+    its tables: SIP and the core WCS) are, and the tables are applied
+    exactly at every pixel on the backend
+    (:func:`gpudriz.fallback.pixmap.pixmap_cubic_lookup`): the tables are
+    bilinear, with a kink at every table pixel that no cubic follows, but
+    they are small offsets of the pixel (D2IM) and of the focal-plane
+    position (NPOL), so the map moves by ``J_L d + J_K n``; the neglected
+    second-order term, ``|d|^2`` or ``|n|^2`` times the map's curvature, is
+    ~1e-7 px for HST's tables.
+    """
+    xp = be.xp
+    grid, x0, y0 = _node_grid(wcs_from if smooth is None else smooth, wcs_to, nx, ny, step)
+    if smooth is None:
+        be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
+        return grid
+    jac = _table_jacobians(smooth, wcs_to, grid.shape[1], grid.shape[0], x0, y0, step)
+    if not np.isfinite(jac).all():
+        return None
+    tables, tparams = _pack_tables(wcs_from)
+    be.ops.interpolate_pixmap_tables(xp.asarray(grid), xp.asarray(jac), x0, y0, step,
+                                     xp.asarray(tables), xp.asarray(tparams), out)  # fmt: skip
+    return grid
+
+
 # --------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------
@@ -308,11 +482,17 @@ def calc_pixmap(
         spreads to valid pixels and undefined pixels stay NaN; so are cells
         whose centre pixel, evaluated exactly as a check, is off by more
         than :data:`CHECK_TOL` px (a map that is not smooth at the scale of
-        ``step``).  An astropy WCS with lookup-table distortions (D2IM or
-        NPOL: bilinear tables, not smooth) makes the whole map exact.
+        ``step``).  Lookup-table distortions (D2IM, NPOL) of an astropy
+        ``wcs_from`` are applied exactly at every pixel, the rest of its
+        model interpolated (max error 4e-7 px on an ACS/WFC-like header);
+        those of ``wcs_to`` make the whole map exact.
     step : int, optional
-        Node spacing in input pixels for ``method="fast"``; default
-        :data:`DEFAULT_STEP`.
+        Node spacing in input pixels for ``method="fast"``.  By default it
+        suits the image (:func:`auto_step`: :data:`DEFAULT_STEP` for chips of
+        1024 px or more, smaller for smaller ones) and is halved, down to
+        :data:`MIN_STEP`, while so many cells fail their check that a finer
+        grid is cheaper than evaluating them exactly.  A given step is used
+        as it is.
     backend : {"auto", "cpu", "cuda"}, Backend or None, optional
         Engine of the interpolation (see :func:`gpudriz.get_backend`).
     device : bool, optional
@@ -351,25 +531,37 @@ def calc_pixmap(
     """
     _check_method(method)
     step = _check_step(step)
+    auto = step is None
     _check_disable_bbox(disable_bbox)
     bbox_from = _bbox_f(wcs_from)
     bbox_to = _bbox_f(wcs_to)
     ny, nx = _pixmap_shape(wcs_from, shape, bbox_from)
+    if auto:
+        step = auto_step(nx, ny)
     be = get_backend(backend)
     xp = be.xp
     off_from = disable_bbox in ("from", "both")
     off_to = disable_bbox in ("to", "both")
 
-    tables = _lookup_tables(wcs_from) + _lookup_tables(wcs_to)
-    if method == "fast" and tables:
-        # Bilinearly interpolated tables have a kink at every table pixel;
-        # no node spacing keeps a cubic under 1e-3 px (measured: 2e-3 px at
-        # step 16 for ACS-like NPOL and D2IM tables), so stay exact.
-        log.info(
-            "calc_pixmap: lookup-table distortions (%s) cannot be interpolated to %g px; "
-            "evaluating every pixel exactly.", ", ".join(tables), CHECK_TOL,
+    tables_to = _lookup_tables(wcs_to)
+    if method == "fast" and tables_to:
+        # Inverting a WCS's bilinear tables (blot's direction) needs astropy's
+        # iterative inverse at every pixel: no cheaper way is implemented.
+        _note_exact_once(
+            "calc_pixmap: the lookup-table distortions (%s) of 'wcs_to' are inverted by "
+            "evaluating every pixel exactly.", ", ".join(tables_to),
         )
         method = "exact"
+    # The nodes of a WCS with D2IM/NPOL tables come from its table-free copy;
+    # the tables are applied at every pixel (see _interpolate).
+    tables_from = _lookup_tables(wcs_from)
+    if method == "fast" and tables_from and wcs_from.pixel_n_dim != 2:
+        _note_exact_once(
+            "calc_pixmap: lookup-table distortions (%s) of a WCS with %d pixel axes are "
+            "evaluated exactly at every pixel.", ", ".join(tables_from), wcs_from.pixel_n_dim,
+        )
+        method = "exact"
+    smooth = _without_tables(wcs_from) if method == "fast" and tables_from else None
 
     if method == "exact":
         y, x = np.indices((ny, nx), dtype=np.float64)
@@ -386,33 +578,38 @@ def calc_pixmap(
     # the "from" bounding box off and apply the box to the pixels at the end
     # (unless both WCSs are one object, whose box then also bounds the output).
     nodes_off_from = off_from or wcs_from is not wcs_to
-    with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
-        grid, x0, y0 = _node_grid(wcs_from, wcs_to, nx, ny, step)
-
     be.ops.check_memory(ny * nx * 16, f"the {ny}x{nx} pixmap")
     out = xp.empty((ny, nx, 2), dtype=xp.float64)
-    be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
+    while True:
+        with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
+            grid = _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out)
+        if grid is None:
+            _note_exact_once(
+                "calc_pixmap: the map through the lookup-table distortions (%s) is "
+                "undefined somewhere; evaluating every pixel exactly.",
+                ", ".join(_lookup_tables(wcs_from)),
+            )
+            return calc_pixmap(wcs_from, wcs_to, shape=(ny, nx), disable_bbox=disable_bbox,
+                               method="exact", backend=be, device=device)  # fmt: skip
+        bad = _bad_cells(grid)
+        n_undefined = int(bad.sum())
+        with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
+            failed = _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp)
+        if not (auto and _refine_pays(failed, step, nx, ny)):
+            break
+        step //= 2
 
-    bad = _bad_cells(grid)
-    n_undefined = int(bad.sum())
-    with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
-        failed = _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp)
     bad |= failed
     if bad.any():
-        log.log(
-            logging.INFO if failed.any() else logging.DEBUG,
+        # DEBUG: a pipeline maps every chip at every step; per-call INFO
+        # lines say the same thing dozens of times.
+        log.debug(
             "calc_pixmap: %d of %d cells of %dx%d px evaluated exactly per pixel "
             "(%d with an undefined node, %d with an error above %g px at their centre).",
             int(bad.sum()), bad.size, step, step, n_undefined, int(failed.sum()), CHECK_TOL,
         )
-        rows = np.arange(ny) // step
-        cols = np.arange(nx) // step
-        jj, ii = np.nonzero(bad[rows[:, None], cols[None, :]])
         with _bboxes_off(wcs_from, bbox_from, off_from, wcs_to, bbox_to, off_to):
-            xe, ye = _map_exact(wcs_from, wcs_to, ii.astype(np.float64), jj.astype(np.float64))
-        jj_d, ii_d = xp.asarray(jj), xp.asarray(ii)
-        out[jj_d, ii_d, 0] = xp.asarray(np.asarray(xe, dtype=np.float64))
-        out[jj_d, ii_d, 1] = xp.asarray(np.asarray(ye, dtype=np.float64))
+            _exact_cells(wcs_from, wcs_to, out, bad, step, xp)
 
     if keep_from_bbox:
         bbox = (bbox_from,) if np.ndim(bbox_from) == 1 else bbox_from

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from gpudriz._arrays import is_device_array, to_host, to_xp
+from gpudriz._drizzle_host import finite_pixmap
 from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
 
@@ -47,7 +48,27 @@ _DEPRECATED_ARG = object()
 
 
 class FluxNotConservedWarning(UserWarning):
-    """The chosen kernel does not conserve flux (gaussian, tophat, lanczos)."""
+    """The chosen kernel does not conserve flux (gaussian, tophat, lanczos).
+
+    Issued by every :meth:`Drizzle.add_image` with such a kernel, with
+    drizzle 3.x's message "Kernel '...' is not a flux-conserving kernel.", so
+    that ``pytest.warns(Warning, match=...)`` around ``add_image`` (as in
+    drizzle's and its users' tests) holds for gpudriz too.
+    """
+
+
+# Messages of the validations whose text drizzle 3.x's own tests compare
+# (``==`` or ``startswith``): gpudriz raises the same words, with detail after.
+_SHAPES_MSG = "Inconsistent data shapes specified:"
+_MISMATCH_IMG2_MSG = "Mismatch between the number of 'out_img2' images"
+_DQ_TYPE_MSG = "must be of an unsigned integer type with itemsize of 4 bytes or less."
+
+
+def _as_array(arr):
+    """An output argument as an array: lists and tuples become NumPy arrays (as drizzle)."""
+    if arr is None or isinstance(arr, np.ndarray) or is_device_array(arr):
+        return arr
+    return np.asarray(arr)
 
 
 def _parse_fillval(fillval, name, have_out_img):
@@ -58,10 +79,14 @@ def _parse_fillval(fillval, name, have_out_img):
     """
     if fillval is None or (isinstance(fillval, str) and fillval.strip().upper() in ("", "INDEF")):
         return None if have_out_img else np.nan
+    if isinstance(fillval, str):
+        # float()'s own ValueError ("could not convert string to float: 'x'"),
+        # the error drizzle 3.x raises and its tests compare.
+        return float(fillval)
     try:
         return float(fillval)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise TypeError(
             f"'{name}' must be a number, 'NaN', 'INDEF' or None; got {fillval!r}."
         ) from None
 
@@ -73,9 +98,7 @@ def _as_2d_real(arr, name, xp, dtype=np.float32):
 def _as_uint32_flags(arr, name, xp):
     a = arr if is_device_array(arr) else np.asarray(arr)
     if a.dtype.kind not in "iu" or a.dtype.itemsize > 4:
-        raise TypeError(
-            f"'{name}' must be an integer array of at most 32 bits; got dtype {a.dtype}."
-        )
+        raise TypeError(f"'{name}' {_DQ_TYPE_MSG} Got dtype {a.dtype}.")
     if a.dtype.kind == "i" and a.size and bool(a.min() < 0):
         raise ValueError(f"'{name}' holds negative DQ flags.")
     return to_xp(a, xp, np.uint32)
@@ -98,7 +121,8 @@ class Drizzle:
         How an input pixel's flux is distributed.  square (default): the
         pixel shrunk by ``pixfrac`` and mapped exactly; turbo: an
         axis-aligned box; point: all flux to one pixel; gaussian, tophat,
-        lanczos2/3 do not conserve flux (a `FluxNotConservedWarning` says so).
+        lanczos2/3 do not conserve flux (each :meth:`add_image` says so with a
+        `FluxNotConservedWarning`, as drizzle 3.x does).
     fillval, fillval2 : float, str or None
         Value of output pixels that received no weight, in ``out_img`` and
         ``out_img2``.  None or "INDEF" leaves them untouched (NaN in newly
@@ -163,17 +187,11 @@ class Drizzle:
         self._device_io = None
         self._host_outputs = {}
         if not isinstance(kernel, str) or kernel.lower() not in SUPPORTED_DRIZZLE_KERNELS:
-            raise ValueError(
-                f"Kernel {kernel!r} is not supported; choose one of "
-                f"{', '.join(SUPPORTED_DRIZZLE_KERNELS)}."
-            )
+            # drizzle 3.x's exact words (its tests compare them with ==); the
+            # choices are in SUPPORTED_DRIZZLE_KERNELS and the docstring.
+            raise ValueError(f"Kernel '{kernel}' is not supported.")
         self._kernel = kernel.lower()
-        if self._kernel in _NON_CONSERVING:
-            warnings.warn(
-                f"Kernel '{self._kernel}' does not conserve flux.",
-                FluxNotConservedWarning,
-                stacklevel=2,
-            )
+        out_img, out_wht, out_ctx, out_dq = map(_as_array, (out_img, out_wht, out_ctx, out_dq))
 
         self._disable_ctx = bool(disable_ctx)
         if self._disable_ctx:
@@ -182,7 +200,10 @@ class Drizzle:
         else:
             begin_ctx_id = int(begin_ctx_id)
             if begin_ctx_id < 0:
-                raise ValueError(f"'begin_ctx_id' must be non-negative; got {begin_ctx_id}.")
+                raise ValueError(
+                    f"Invalid context image ID: 'begin_ctx_id' must be non-negative; "
+                    f"got {begin_ctx_id}."
+                )
             if max_ctx_id is None:
                 max_ctx_id = begin_ctx_id
             elif int(max_ctx_id) < begin_ctx_id:
@@ -190,16 +211,21 @@ class Drizzle:
             self._ctx_id = begin_ctx_id
             self._max_ctx_id = int(max_ctx_id)
 
-        exptime = real_number(exptime, "exptime", nonnegative=True)
+        exptime = real_number(exptime, "exptime")
+        if exptime < 0.0:
+            raise ValueError("Exposure time must be non-negative.")
         if exptime > 0.0 and out_img is None and out_ctx is None and out_wht is None:
             raise ValueError(
-                "'exptime' must be 0 when no output arrays from earlier co-adds are given."
+                "Exposure time must be 0.0 for the first resampling (when no output "
+                "resampled images have been provided): 'exptime' is the exposure time "
+                "already in the output arrays."
             )
         if exptime == 0.0 and (
             (out_ctx is not None and bool((out_ctx != 0).any()))
             or (out_wht is not None and bool((out_wht != 0).any()))
         ):
             raise ValueError(
+                "Inconsistent exposure time and context and/or weight images: "
                 "'exptime' cannot be 0 when 'out_ctx' or 'out_wht' already hold contributions."
             )
         self._texptime = exptime
@@ -217,6 +243,10 @@ class Drizzle:
             out_wht = self._own_output(out_wht, "out_wht", np.float32, 2)
             shapes.add(out_wht.shape)
         if out_ctx is not None and not self._disable_ctx:
+            if out_ctx.ndim not in (2, 3):
+                raise ValueError(
+                    f"'out_ctx' must be either a 2D or 3D array. It has {out_ctx.ndim} dimension(s)."
+                )
             out_ctx = self._own_output(out_ctx, "out_ctx", np.int32, (2, 3))
             if out_ctx.ndim == 2:
                 out_ctx = out_ctx[None, :, :]
@@ -245,7 +275,7 @@ class Drizzle:
             shapes.add(out_shape)
         if len(shapes) > 1:
             raise ValueError(
-                "Inconsistent output shapes: 'out_shape', 'out_img', 'out_wht', 'out_ctx', "
+                f"{_SHAPES_MSG} 'out_shape', 'out_img', 'out_wht', 'out_ctx', "
                 f"'out_img2' and 'out_dq' give {sorted(shapes)}."
             )
         self._out_shape = shapes.pop() if shapes else None
@@ -329,8 +359,8 @@ class Drizzle:
                 ((self._out_wht > 0) != (out_ctx != 0).any(axis=0)).any()
             ):
                 raise ValueError(
-                    "Inconsistent 'out_wht' and 'out_ctx': pixels with non-zero context "
-                    "must have positive weight and vice versa."
+                    "Inconsistent values of supplied 'out_wht' and 'out_ctx' arrays: pixels "
+                    "with non-zero context must have positive weight and vice versa."
                 )
             self._out_ctx = out_ctx
         if out_img is None:
@@ -346,8 +376,9 @@ class Drizzle:
                 return
             if self._ncoadds > 0:
                 raise ValueError(
-                    "'data2' given now but not for the images already added: "
-                    "the squared-weight co-add would be incomplete."
+                    f"{_MISMATCH_IMG2_MSG} and the number of inputs: 'data2' given now but "
+                    "not for the images already added, so the squared-weight co-add would "
+                    "be incomplete."
                 )
             self._out_img2 = [self._xp.full(self._out_shape, fill, np.float32) for _ in range(n2)]
             return
@@ -360,8 +391,9 @@ class Drizzle:
                 )
         if n2 != len(self._out_img2):
             raise ValueError(
-                f"'data2' holds {n2} array(s) but there are {len(self._out_img2)} "
-                "'out_img2' output array(s)."
+                f"{_MISMATCH_IMG2_MSG} previously set and the number of inputs: 'data2' "
+                f"holds {n2} array(s) but there are {len(self._out_img2)} 'out_img2' "
+                "output array(s)."
             )
 
     # -- properties ------------------------------------------------------------
@@ -510,7 +542,10 @@ class Drizzle:
         data = _as_2d_real(data, "data", xp)
         ny, nx = data.shape
         pixmap = pixmap if is_device_array(pixmap) else np.asarray(pixmap)
-        if pixmap.ndim != 3 or pixmap.shape[2] != 2 or pixmap.shape[:2] != data.shape:
+        if pixmap.shape[:2] != data.shape:
+            # drizzle 3.x's exact words (its tests compare them with ==).
+            raise ValueError("'pixmap' shape is not consistent with 'data' shape.")
+        if pixmap.ndim != 3 or pixmap.shape[2] != 2:
             raise ValueError(
                 f"'pixmap' must have shape {(ny, nx, 2)} to match 'data'; got {pixmap.shape}."
             )
@@ -519,9 +554,11 @@ class Drizzle:
         ):
             raise TypeError(f"'pixmap' must hold real numbers; got dtype {pixmap.dtype}.")
         pixmap = to_xp(pixmap, xp, np.float64)
+        # drizzle 3.x checks 'data2' before everything below; its tests rely on it.
+        stack2, n2 = self._stack_data2(data2, data.shape)
         exptime = real_number(exptime, "exptime")
         if exptime <= 0.0:
-            raise ValueError(f"'exptime' must be a strictly positive number; got {exptime}.")
+            raise ValueError("'exptime' *must* be a strictly positive number.")
         iscale = real_number(iscale, "iscale", positive=True)
         wht_scale = real_number(wht_scale, "wht_scale", positive=True)
         pixfrac = real_number(pixfrac, "pixfrac", positive=True)
@@ -535,16 +572,26 @@ class Drizzle:
             weights = _as_2d_real(weight_map, "weight_map", xp)
             if weights.shape != data.shape:
                 raise ValueError(
-                    f"'weight_map' has shape {weights.shape}; 'data' has {data.shape}."
+                    "'weight_map' shape is not consistent with 'data' shape. "
+                    f"It is {weights.shape}, 'data' is {data.shape}."
                 )
 
-        stack2, n2 = self._stack_data2(data2, data.shape)
         if dq is not None:
             dq = _as_uint32_flags(dq, "dq", xp)
             if dq.shape != data.shape:
-                raise ValueError(f"'dq' has shape {dq.shape}; 'data' has {data.shape}.")
+                raise ValueError(
+                    "'dq' shape is not consistent with 'data' shape. "
+                    f"It is {dq.shape}, 'data' is {data.shape}."
+                )
 
         kernel = self._kernel
+        if kernel in _NON_CONSERVING:
+            # On every add_image and in drizzle 3.x's words, as drizzle does.
+            warnings.warn(
+                f"Kernel '{kernel}' is not a flux-conserving kernel.",
+                FluxNotConservedWarning,
+                stacklevel=2,
+            )
         if kernel == "square" and (nx < 2 or ny < 2):
             raise ValueError(
                 f"The square kernel needs an input of at least 2x2 pixels; 'data' is {ny}x{nx}."
@@ -641,12 +688,17 @@ class Drizzle:
         single = isinstance(data2, np.ndarray) or is_device_array(data2)
         items = [data2] if single else list(data2)
         stack = self._xp.zeros((len(items),) + shape, dtype=np.float32)
+        # drizzle 3.x's words, singular for one array and plural for a list.
+        what = "'data2' shape is" if single else "'data2' shape(s) is"
         for k, a in enumerate(items):
             if a is None or (a.size if hasattr(a, "size") else np.size(a)) == 0:
                 continue
             a = _as_2d_real(a, f"data2[{k}]", self._xp)
             if a.shape != shape:
-                raise ValueError(f"'data2[{k}]' has shape {a.shape}; 'data' has {shape}.")
+                raise ValueError(
+                    f"{what} not consistent with 'data' shape. 'data2[{k}]' has shape "
+                    f"{a.shape}, 'data' has {shape}."
+                )
             stack[k] = a
         return stack, len(items)
 
@@ -654,9 +706,12 @@ class Drizzle:
         """Size the output to hold every mapped pixel centre (no output given).
 
         Returns the pixmap shifted so that the smallest coordinates land on 0.
-        The shape is (ny, nx) in numpy order (drizzle 3.0 transposes it).
+        The shape is (ny, nx) in numpy order (drizzle 3.0 transposes it);
+        nodes with an infinite coordinate do not count.
         """
         xp = self._xp
+        # Nodes with an infinite coordinate are unmapped, as in the drivers.
+        pixmap = finite_pixmap(pixmap, xp)
         if not bool(xp.isfinite(pixmap).any()):
             raise ValueError("'pixmap' is entirely NaN: it maps no pixel to the output.")
         xs = pixmap[..., 0]

@@ -16,7 +16,7 @@ import pytest
 from cuda_host import gxx_available, host_module  # tests/ is on sys.path (conftest.py)
 
 from gpudriz._cuda_loader import module_source
-from gpudriz.fallback.pixmap import interpolate_pixmap
+from gpudriz.fallback.pixmap import TABLE_PARAMS, interpolate_pixmap, interpolate_pixmap_tables
 
 pytestmark = pytest.mark.skipif(
     not gxx_available(), reason="g++ is needed to run the CUDA sources on the host"
@@ -102,7 +102,16 @@ def test_kernel_signature():
         ("x0", "int", False, False), ("y0", "int", False, False), ("step", "int", False, False),
         ("out", "double", True, False), ("nx", "int", False, False), ("ny", "int", False, False),
     ]  # fmt: skip
-    assert host_module("pixmap").signatures == {"pixmap_cubic": expected}
+    tables = [
+        ("grid", "double", True, True), ("jac", "double", True, True),
+        ("gx", "int", False, False), ("gy", "int", False, False),
+        ("x0", "int", False, False), ("y0", "int", False, False), ("step", "int", False, False),
+        ("tables", "double", True, True), ("tparams", "double", True, True),
+        ("out", "double", True, False), ("nx", "int", False, False), ("ny", "int", False, False),
+    ]  # fmt: skip
+    assert host_module("pixmap").signatures == {
+        "pixmap_cubic": expected, "pixmap_cubic_lookup": tables,
+    }
 
 
 @pytest.mark.parametrize(("ny", "nx", "step"), SHAPES, ids=SHAPE_IDS)
@@ -152,3 +161,94 @@ def test_index64():
     grid[3, 2, 1] = np.nan
     ref = _numba(grid, x0, y0, step, (ny, nx))
     _assert_parity(_host(grid, x0, y0, step, (ny, nx), LAUNCHES[0], index64=True), ref)
+
+
+# --------------------------------------------------------------------------
+# lookup-table distortions (pixmap_cubic_lookup)
+# --------------------------------------------------------------------------
+
+
+def _tables(rng, nx, ny, npol_shared, with_d2im2=True):
+    """D2IM (one row, per column), D2IM2 (2-D) and an NPOL pair, packed as the kernels take them.
+
+    ``npol_shared``: both NPOL tables on one grid (Numba then shares their
+    weights) or on different grids.  Without D2IM2 and with one NPOL grid
+    (HST's layout) Numba computes NPOL's weights per column and per row.
+    """
+    d2im1 = rng.normal(scale=0.05, size=(1, nx + 3))
+    d2im2 = rng.normal(scale=0.02, size=(5, 4))
+    npol1 = rng.normal(scale=0.1, size=(6, 7))
+    npol2 = rng.normal(scale=0.1, size=(6, 7) if npol_shared else (4, 9))
+    chunks, rows, off = [], [], 0
+    for t, (c1, p1, v1), (c2, p2, v2) in (
+        (d2im1, (1.0, 1.0, 0.0), (1.0, 1.0, 0.0)),
+        (d2im2, (nx / 3.0, 1.5, 0.0), (ny / 4.0, 1.0, 2.0)),
+        (npol1, (nx / 5.0, 1.0, 0.0), (ny / 4.0, 1.0, 0.0)),
+        (npol2, (nx / 5.0, 1.0, 0.0) if npol_shared else (nx / 7.0, 2.0, 3.0),
+         (ny / 4.0, 1.0, 0.0) if npol_shared else (ny / 3.0, 1.0, -1.0)),
+    ):  # fmt: skip
+        h, w = t.shape
+        rows.append((off, w, h, 1.0 / c1, p1 - 1.0 - v1 / c1, 1.0 / c2, p2 - 1.0 - v2 / c2))
+        chunks.append(t.ravel())
+        off += t.size
+    tparams = np.array(rows, dtype=np.float64)
+    if not with_d2im2:
+        tparams[1] = 0.0  # absent (its values stay in ``tables``, unread)
+    assert tparams.shape[1] == TABLE_PARAMS
+    return np.concatenate(chunks), tparams
+
+
+@pytest.mark.parametrize(
+    ("npol_shared", "with_d2im2"), [(True, True), (False, True), (True, False)],
+    ids=["npol-one-grid", "npol-two-grids", "hst-like"],
+)
+@pytest.mark.parametrize(("ny", "nx", "step"), SHAPES[1:6], ids=SHAPE_IDS[1:6])
+def test_parity_lookup_tables(ny, nx, step, npol_shared, with_d2im2):
+    """Interpolation plus D2IM/NPOL per pixel: Numba's row-shared driver and the CUDA kernel agree."""
+    rng = np.random.default_rng(ny * nx + step)
+    grid, x0, y0 = _node_grid(nx, ny, step)
+    jac = 1.0 + rng.normal(scale=0.01, size=grid.shape[:2] + (8,))
+    tables, tparams = _tables(rng, nx, ny, npol_shared, with_d2im2)
+    ref = np.full((ny, nx, 2), SENTINEL)
+    interpolate_pixmap_tables(grid, jac, x0, y0, step, tables, tparams, ref)
+    plain = _numba(grid, x0, y0, step, (ny, nx))
+    assert np.abs(ref - plain).max() > 1e-3  # the tables moved the map
+    gy, gx = grid.shape[:2]
+    for launch in LAUNCHES:
+        for index64 in (False, True):
+            got = np.full((ny, nx, 2), SENTINEL)
+            args = (
+                grid, jac, np.int32(gx), np.int32(gy), np.int32(x0), np.int32(y0),
+                np.int32(step), tables, tparams, got, np.int32(nx), np.int32(ny),
+            )  # fmt: skip
+            fn = host_module("pixmap", index64).get_function("pixmap_cubic_lookup")
+            fn((launch[0],), (launch[1],), args)
+            _assert_parity(got, ref)
+
+
+def test_calc_pixmap_with_tables_on_the_cuda_driver():
+    """The whole fast path with lookup tables through the CUDA driver equals the CPU backend's."""
+    import warnings
+
+    import astropy
+    from astropy.io import fits
+    from astropy.wcs import WCS, FITSFixedWarning
+    from cuda_host import host_backend
+
+    from gpudriz import calc_pixmap
+
+    path = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "dist_lookup.fits.gz"
+    if not path.exists():
+        pytest.skip(f"{path} is not in this astropy installation")
+    with fits.open(path) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        w = WCS(hdul[1].header, hdul)
+    shape = (70, 90)
+    w_to = WCS(naxis=2)
+    w_to.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w_to.wcs.crval = w.wcs.crval
+    w_to.wcs.crpix = [60.0, 50.0]
+    w_to.wcs.cd = np.diag([-0.05, 0.05]) / 3600.0
+    cpu = calc_pixmap(w, w_to, shape=shape, backend="cpu")
+    host = calc_pixmap(w, w_to, shape=shape, backend=host_backend(block=32, max_grid=4))
+    np.testing.assert_allclose(host, cpu, rtol=0, atol=1e-9)

@@ -21,7 +21,14 @@ import drizzle.utils
 import naive_pixmap as naive  # tests/ is on sys.path (conftest.py)
 
 from gpudriz.fallback.pixmap import interpolate_pixmap
-from gpudriz.pixmap import CHECK_TOL, DEFAULT_STEP, calc_pixmap, estimate_pixel_scale_ratio
+from gpudriz.pixmap import (
+    CHECK_TOL,
+    DEFAULT_STEP,
+    MIN_STEP,
+    auto_step,
+    calc_pixmap,
+    estimate_pixel_scale_ratio,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wcs"
 needs_data = pytest.mark.skipif(
@@ -248,9 +255,56 @@ def test_fast_default_step_and_backend_argument():
     w_from = sip_wcs()
     w_to = tan_wcs()
     a = calc_pixmap(w_from, w_to, shape=(40, 50))
-    b = calc_pixmap(w_from, w_to, shape=(40, 50), step=DEFAULT_STEP, backend="cpu")
+    b = calc_pixmap(w_from, w_to, shape=(40, 50), step=auto_step(50, 40), backend="cpu")
     np.testing.assert_array_equal(a, b)
     assert a.flags.c_contiguous
+
+
+def test_auto_step_suits_the_chip_size():
+    assert auto_step(4096, 2048) == DEFAULT_STEP
+    assert auto_step(1024, 1024) == DEFAULT_STEP
+    assert auto_step(1024, 512) == DEFAULT_STEP
+    assert auto_step(512, 256) == 32
+    assert auto_step(128, 64) == 8
+    assert auto_step(10, 7) == MIN_STEP
+
+
+def _scaled_chip_sip(shape, pattern_nx=None):
+    """A TAN-SIP chip whose ACS/WFC-like distortion pattern is scaled to ``pattern_nx`` px.
+
+    As the synthetic association scales it: the same pattern on a smaller
+    chip, so its curvature per pixel grows as the chip shrinks.
+    """
+    from gpudriz import synthetic
+
+    ny, nx = shape
+    pattern_nx = nx if pattern_nx is None else pattern_nx
+    w = tan_wcs(crpix=((nx + 1) / 2, (ny + 1) / 2), rot=20.0)
+    w.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    a = synthetic._distortion(synthetic.DISTORTION_X, pattern_nx)
+    b = synthetic._distortion(synthetic.DISTORTION_Y, pattern_nx)
+    a[1, 0] = a[0, 1] = b[1, 0] = b[0, 1] = 0.0  # the linear part belongs in the CD matrix
+    w.sip = Sip(a, b, None, None, w.wcs.crpix)
+    return w
+
+
+@pytest.mark.parametrize(
+    "shape, pattern_nx",
+    [((64, 128), None), ((256, 512), None), ((512, 1024), None), ((512, 1024), 256)],
+)
+def test_small_chips_get_the_fast_path_within_the_bound(shape, pattern_nx, caplog):
+    """Small (or strongly distorted) chips: a step that suits them, not exact pixels everywhere."""
+    ny, nx = shape
+    w = _scaled_chip_sip(shape, pattern_nx)
+    stub = StubWCS(w)
+    w_to = north_up_tan(w, shape)
+    with caplog.at_level(logging.INFO, logger="gpudriz"):
+        fast = calc_pixmap(stub, w_to, shape=shape, backend="cpu")
+    exact = calc_pixmap(w, w_to, shape=shape, method="exact")
+    assert np.abs(fast - exact).max() < CHECK_TOL
+    # nodes and cell checks, at most a few exact cells: far below one per pixel
+    assert stub.calls < 0.25 * nx * ny, f"{stub.calls} WCS evaluations for {nx * ny} pixels"
+    assert "calc_pixmap" not in caplog.text  # nothing said at INFO, per chip and per step
 
 
 # --------------------------------------------------------------------------
@@ -351,13 +405,85 @@ def test_check_recomputes_cells_where_interpolation_is_poor(caplog):
     w_to = sip_wcs(crpix=(90.0, 80.0), rot=-40.0)
     shape = (151, 203)
     exact = calc_pixmap(w_from, w_to, shape=shape, method="exact")
-    with caplog.at_level(logging.INFO, logger="gpudriz"):
+    with caplog.at_level(logging.DEBUG, logger="gpudriz"):
         fast = calc_pixmap(w_from, w_to, shape=shape, step=64)
     assert "error above 0.0001 px at their centre" in caplog.text
     assert np.abs(fast - exact).max() < 2 * CHECK_TOL
 
 
-def test_lookup_table_distortions_are_evaluated_exactly(caplog):
+def read_dist_lookup():
+    """astropy's test header with SIP, D2IM and NPOL tables (ACS/WFC-like: a 4096 px D2IM row,
+    65x33 NPOL tables every 64 px), as shipped in astropy's package."""
+    import astropy
+
+    path = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "dist_lookup.fits.gz"
+    if not path.exists():
+        pytest.skip(f"{path} is not in this astropy installation")
+    with fits.open(path) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        w = WCS(hdul[1].header, hdul)
+    assert w.det2im1 is not None and w.cpdis1 is not None and w.cpdis2 is not None
+    return w
+
+
+def _count_exact_pixels(monkeypatch):
+    """Count the pixels gpudriz.pixmap evaluates exactly (all of them for method="exact")."""
+    import gpudriz.pixmap as gp
+
+    counted = {"pixels": 0}
+    original = gp._map_exact
+
+    def counting(wcs_from, wcs_to, x, y):
+        counted["pixels"] += np.size(x)
+        return original(wcs_from, wcs_to, x, y)
+
+    monkeypatch.setattr(gp, "_map_exact", counting)
+    return counted
+
+
+def test_table_offset_is_astropys():
+    """The kernels' lookup (packed tables, 1-D and 2-D, clamped outside) equals astropy's."""
+    from gpudriz.fallback.pixmap import table_offset
+    from gpudriz.pixmap import _TABLE_NAMES, _pack_tables
+
+    rng = np.random.default_rng(5)
+    w = WCS(naxis=2)
+    w.det2im1 = DistortionLookupTable(rng.normal(size=(1, 40)).astype(np.float32),
+                                      (1.0, 1.0), (0.0, 0.0), (1.0, 1.0))  # fmt: skip
+    w.cpdis1 = DistortionLookupTable(rng.normal(size=(9, 12)).astype(np.float32),
+                                     (5.0, 4.0), (100.0, 75.0), (16.0, 8.0))  # fmt: skip
+    w.cpdis2 = DistortionLookupTable(rng.normal(size=(7, 5)).astype(np.float32),
+                                     (2.5, 3.0), (30.0, 20.0), (20.0, 12.0))  # fmt: skip
+    tables, tparams = _pack_tables(w)
+    pts = rng.uniform(-30.0, 250.0, size=(300, 2))
+    for k, name in enumerate(_TABLE_NAMES):
+        lut = getattr(w, name)
+        for x, y in pts:
+            ours = table_offset(tables, tparams, k, x, y)
+            want = 0.0 if lut is None else lut.get_offset(float(x), float(y))
+            assert ours == pytest.approx(want, abs=1e-12), (name, x, y)
+
+
+@pytest.mark.parametrize("shape", [(150, 200), (512, 1024)])
+def test_lookup_tables_keep_the_fast_path_within_the_bound(shape, monkeypatch):
+    """D2IM and NPOL (astropy's real test header): tables applied per pixel, the rest interpolated."""
+    w_from = read_dist_lookup()
+    w_to = north_up_tan(w_from, shape)
+    counted = _count_exact_pixels(monkeypatch)
+    fast = calc_pixmap(w_from, w_to, shape=shape, backend="cpu")
+    assert counted["pixels"] < 0.05 * shape[0] * shape[1]
+    exact = drizzle.utils.calc_pixmap(w_from, w_to, shape=shape)
+    err = np.abs(fast - exact).max()
+    assert err < 1e-5, f"{err:.2e} px"  # measured 3.8e-7 px on the full 2048x4096 chip
+    # the tables matter far beyond that: ignoring them is off by ~0.08 px
+    from gpudriz.pixmap import _without_tables
+
+    smooth = calc_pixmap(_without_tables(w_from), w_to, shape=shape, method="exact")
+    assert np.abs(smooth - exact).max() > 1e-2
+
+
+def test_synthetic_npol_tables_fast_within_the_bound(caplog):
+    """Rough random NPOL tables on a strong SIP: still within 1e-4 px of drizzle's exact map."""
     rng = np.random.default_rng(3)
     w_from = sip_wcs()
     table = rng.normal(scale=0.05, size=(9, 12)).astype(np.float32)
@@ -368,9 +494,27 @@ def test_lookup_table_distortions_are_evaluated_exactly(caplog):
     shape = (150, 200)
     with caplog.at_level(logging.INFO, logger="gpudriz"):
         fast = calc_pixmap(w_from, w_to, shape=shape)
-    assert "lookup-table distortions (cpdis1, cpdis2)" in caplog.text
+    assert "exactly" not in caplog.text
     ref = drizzle.utils.calc_pixmap(w_from, w_to, shape=shape)
-    np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=CHECK_TOL)
+
+
+def test_tables_of_the_output_wcs_are_inverted_exactly(caplog, monkeypatch):
+    """Blot's direction (tables in 'wcs_to'): every pixel exact, said once at INFO."""
+    import gpudriz.pixmap as gp
+
+    monkeypatch.setattr(gp, "_SAID", set())
+    w_chip = read_dist_lookup()
+    shape = (40, 60)
+    w_frame = north_up_tan(w_chip, shape)
+    with caplog.at_level(logging.DEBUG, logger="gpudriz"):
+        a = calc_pixmap(w_frame, w_chip, shape=shape)
+        b = calc_pixmap(w_frame, w_chip, shape=shape)
+    infos = [r for r in caplog.records if r.levelno == logging.INFO and "wcs_to" in r.message]
+    assert len(infos) == 1
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, drizzle.utils.calc_pixmap(w_frame, w_chip, shape=shape),
+                               rtol=0, atol=1e-9)  # fmt: skip
 
 
 def test_failed_inversion_nodes_are_nan():
