@@ -275,13 +275,14 @@ def test_non_ascii_folder_file_and_output_names(tmp_path):
 def test_a_second_run_in_a_busy_folder_stops_with_a_clear_error(tiny):
     run = tiny / "run"
     run.mkdir()
+    # cwd away from the checkout, so that the holder imports the installed package.
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from gpudriz.workfolder import FolderLock
         with FolderLock({str(run)!r}):
             print("locked", flush=True)
             time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    """)], stdout=subprocess.PIPE, text=True, cwd=tiny)  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "locked"
         md = _md(tiny, final_pixfrac=0.5)
