@@ -212,7 +212,13 @@ def main(argv=None) -> int:
         write_harness(dest)
         print(f"drizzle {args.version}: {nfiles} test files from {wheel.name}; data from "
               f"{', '.join(map(str, data_dirs)) or 'nowhere'}")  # fmt: skip
-        counts, failed, reasons = summarise(run_pytest(dest, data_dirs, args.pytest_args))
+        report = run_pytest(dest, data_dirs, args.pytest_args)
+        if not report.exists():
+            # pytest stopped before running anything (its message is printed above).
+            print("drizzle's tests did not run: see pytest's message above (drizzle's test "
+                  "helpers need gwcs: pip install \".[conformance]\").", file=sys.stderr)
+            return 2
+        counts, failed, reasons = summarise(report)
     finally:
         if tmp is not None:
             tmp.cleanup()
