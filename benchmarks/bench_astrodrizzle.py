@@ -1,6 +1,6 @@
 """Benchmark: gpudriz's whole pipeline against AstroDrizzle on one synthetic association.
 
-Writes a seeded ACS/WFC-like association with its truth (:mod:`gpudriz.synthetic`:
+Writes a seeded ACS/WFC-like association with its truth (:mod:`gpudriz.demo.synthetic`:
 2-point dither x CR-SPLIT=2, two SIP-distorted chips per exposure, stars,
 galaxies, sky, noise, cosmic rays, hot pixels, bad columns), copies it into two
 folders and runs, one after the other on this machine:
@@ -20,7 +20,7 @@ Two comparisons (``--configs``):
   there) and gpudriz's given explicitly (:data:`GPUDRIZ_TABLE2`, where its
   defaults differ).
 
-Each run is scored by the same code (:mod:`gpudriz.science`) against the
+Each run is scored by the same code (:mod:`gpudriz.demo.science`) against the
 injected truth: from the cosmic-ray masks, the fraction of cosmic-ray pixels
 above 5 sigma found, the fraction of clean pixels (no injected defect)
 flagged, the hot pixels that DQ leaves unflagged caught, star peaks flagged;
@@ -218,7 +218,7 @@ def science(truth, crmasks: dict, drz: Path) -> dict:
 
     Parameters
     ----------
-    truth : gpudriz.synthetic.Truth
+    truth : gpudriz.demo.synthetic.Truth
     crmasks : dict
         ``{(exposure file, extver): (bool CR mask, chip WCS)}``.
     drz : Path
@@ -226,7 +226,7 @@ def science(truth, crmasks: dict, drz: Path) -> dict:
         when that is absent (AstroDrizzle's default ``build=False``), its
         ``<root>_drz_sci.fits`` and ``<root>_drz_wht.fits``.
     """
-    from gpudriz.science import (
+    from gpudriz.demo.science import (
         cosmic_ray_figures,
         flag_figures,
         photometry_figures,
@@ -269,8 +269,8 @@ def sky_error(truth, skies: dict) -> float:
 
 def warm_up(directory: Path):
     """Run gpudriz once on a tiny association so that Numba's compilation is not timed."""
-    from gpudriz.multidrizzle import Multidrizzle
-    from gpudriz.synthetic import make_association
+    from gpudriz.demo.synthetic import make_association
+    from gpudriz.pipeline.multidrizzle import Multidrizzle
 
     truth = make_association(directory, chip_shape=(64, 128), seed=1)
     t0 = time.perf_counter()
@@ -282,8 +282,8 @@ def warm_up(directory: Path):
 
 def run_gpudriz(directory: Path, truth, wcs: dict, pars=None) -> dict:
     """Time gpudriz's pipeline (CPU backend; defaults, or ``pars``) in ``directory``, score it."""
-    from gpudriz._arrays import to_host
-    from gpudriz.multidrizzle import Multidrizzle
+    from gpudriz.backend.arrays import to_host
+    from gpudriz.pipeline.multidrizzle import Multidrizzle
 
     t0 = time.perf_counter()
     md = Multidrizzle(input=truth.asn_file, workdir=directory, backend="cpu", **(pars or {}))
@@ -442,7 +442,7 @@ def main(argv=None):
     import numba
 
     import gpudriz
-    from gpudriz.synthetic import make_association
+    from gpudriz.demo.synthetic import make_association
 
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench_astrodrizzle_"))
     root.mkdir(parents=True, exist_ok=True)

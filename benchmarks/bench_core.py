@@ -28,7 +28,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_pixmap  # noqa: E402  (the chip's WCS and the pixmap benchmark)
-
 import drizzle.resample as dr  # noqa: E402
 
 import gpudriz  # noqa: E402

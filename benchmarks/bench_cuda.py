@@ -48,7 +48,7 @@ class Runner:
     def __init__(self, smoke):
         if smoke:
             sys.path.insert(0, str(HERE.parent / "tests"))
-            from cuda_host import host_backend
+            from helpers.cuda_host import host_backend
 
             self.backend = host_backend(block=64, max_grid=8)
             self.xp = np

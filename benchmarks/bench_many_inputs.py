@@ -1,6 +1,6 @@
 """How the pipeline's wall time and peak memory grow with the number of inputs.
 
-Writes N tiny two-chip exposures (:func:`gpudriz.tiny_inputs.write_tiny_exposures`,
+Writes N tiny two-chip exposures (:func:`gpudriz.demo.tiny_inputs.write_tiny_exposures`,
 16 x 32 pixels per chip by default) for each N asked, runs the whole pipeline on
 each set in a fresh folder as a separate process (``gpudriz "DIR/*_flt.fits"
 backend=cpu`` under ``/usr/bin/time -v``, or the given ``--python`` and
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gpudriz.tiny_inputs import write_tiny_exposures
+from gpudriz.demo.tiny_inputs import write_tiny_exposures
 
 
 def run_once(python, runner, inputs: Path, folder: Path):

@@ -29,10 +29,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import drizzle.utils
 import numpy as np
 from astropy.wcs import WCS, Sip
-
-import drizzle.utils
 
 import gpudriz.pixmap as gp
 from gpudriz.backend import get_backend
@@ -183,7 +182,7 @@ def small_chips(be, repeat):
 
     from astropy.io import fits
 
-    from gpudriz import synthetic
+    from gpudriz.demo import synthetic
 
     with tempfile.TemporaryDirectory() as tmp:
         for shape in ((64, 128), (256, 512), (512, 1024)):

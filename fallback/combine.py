@@ -45,7 +45,7 @@ hit by a cosmic ray in two of them clean, where the plain median of four
 
 Good-value counts: with a ``count`` array, each pixel's number of good values
 ``m`` (0 where it has none) is written there, for every type; the pipeline
-derives the noise of the median from it (:mod:`gpudriz.median_noise`).
+derives the noise of the median from it (:mod:`gpudriz.pipeline.steps.median_noise`).
 
 minmed (AstroDrizzle's ``minmed``, in electrons through the weights, which
 are ~ exposure time x coverage): over the ``m`` good values, MED is their

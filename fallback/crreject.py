@@ -12,7 +12,7 @@ back), ``rn`` the read noise of each pixel's amplifier and ``g`` the gain:
   ``B`` (``B`` already holds the sky, which is therefore counted once);
   ``median_var`` (data units squared) is what the blotted median adds:
   ``var(B) - 2 cov(D, B)``, its own noise less its correlation with ``D``,
-  which is one of the images it was made from (:mod:`gpudriz.median_noise`,
+  which is one of the images it was made from (:mod:`gpudriz.pipeline.steps.median_noise`,
   ``docs/pipeline.md``).  It may be negative.  Without ``median_var`` the
   noise is ``sqrt(g |B| + rn**2) / g``.  AstroDrizzle adds the sky a second
   time instead;

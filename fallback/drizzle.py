@@ -12,7 +12,7 @@ principle 4: accumulate, then normalise).
 Race freedom: the input rows are split into bands, one per thread; each band
 writes into its own private buffer covering exactly the output box that band
 can touch (:func:`drizzle_node_stats` here, then the bound shared with the CUDA
-driver in ``gpudriz._drizzle_host``, with its other host-side rules), and
+driver in ``gpudriz.backend.host``, with its other host-side rules), and
 the merge runs in parallel over output rows.  No two threads ever write the
 same memory.
 
@@ -639,9 +639,9 @@ def drizzle_node_stats(pixmap, xmin, xmax, band_rows, stats):
     on each side of the input box, skipping NaN nodes; ``step`` is the
     largest ``|dx| + |dy|`` between two neighbouring such nodes, ``xlo > xhi``
     when there is none.  ``ninf`` counts nodes with an infinite coordinate:
-    the host then unmaps them (:func:`gpudriz._drizzle_host.finite_pixmap`)
+    the host then unmaps them (:func:`gpudriz.backend.host.finite_pixmap`)
     and asks again, so that checking for them costs no pass of its own.
-    :func:`gpudriz._drizzle_host.footprint_box` turns the rest into the
+    :func:`gpudriz.backend.host.footprint_box` turns the rest into the
     band's output box, for this driver and the CUDA one alike.
     """
     ny = pixmap.shape[0]
@@ -892,7 +892,7 @@ def drizzle_add(
 
     # The host rules shared with the CUDA driver (imported here: that module
     # imports this one).
-    from gpudriz import _drizzle_host as host
+    from gpudriz.backend import host as host
 
     p = host.drizzle_params(kernel, pixfrac, pscale_ratio, iscale, wht_scale)
     kcode = p.kcode

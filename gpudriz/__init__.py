@@ -18,10 +18,15 @@ twins on the CPU.  NumPy in, NumPy out; CuPy in, CuPy out.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from gpudriz.backend import BackendUnavailableError, DeviceMemoryError, cuda_status, get_backend
+from gpudriz.backend import (
+    BackendUnavailableError,
+    DeviceMemoryError,
+    cuda_status,
+    get_backend,
+)
 from gpudriz.blot import blot_image
 from gpudriz.context import decode_context
-from gpudriz.multidrizzle import Multidrizzle, help
+from gpudriz.pipeline.multidrizzle import Multidrizzle, help
 from gpudriz.pixmap import calc_pixmap, estimate_pixel_scale_ratio
 from gpudriz.resample import Drizzle, FluxNotConservedWarning
 

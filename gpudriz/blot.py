@@ -13,9 +13,9 @@ import warnings
 
 import numpy as np
 
-from gpudriz._arrays import copy_into, is_device_array, to_device, to_host, to_xp
-from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
+from gpudriz.backend.arrays import copy_into, is_device_array, to_device, to_host, to_xp
+from gpudriz.backend.validate import real_array, real_number
 
 __all__ = ["blot_image", "INTERPOLANTS"]
 

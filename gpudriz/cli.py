@@ -66,7 +66,7 @@ def _fail(message, status=1):
 def _demo(argv):
     args = _demo_parser().parse_args(argv)
     if args.drizzle_only:
-        from gpudriz.demo import run_demo
+        from gpudriz.demo.drizzle_demo import run_demo
 
         if args.size < 64:
             return _fail("--size must be at least 64 pixels.", 2)
@@ -74,7 +74,7 @@ def _demo(argv):
                           kernel=args.kernel, pixfrac=args.pixfrac)  # fmt: skip
         print(result.summary())
         return 0
-    from gpudriz.demo_pipeline import run_pipeline_demo
+    from gpudriz.demo.pipeline_demo import run_pipeline_demo
 
     if min(args.chip) < 64:
         return _fail("--chip sizes must be at least 64 pixels.", 2)
@@ -85,8 +85,8 @@ def _demo(argv):
 
 
 def _pipeline(argv):
-    from gpudriz import parameters as P
-    from gpudriz.multidrizzle import Multidrizzle
+    from gpudriz.pipeline.config import parameters as P
+    from gpudriz.pipeline.multidrizzle import Multidrizzle
 
     input_ = argv[0]
     rest = list(argv[1:])
@@ -120,7 +120,7 @@ def main(argv=None):
         print(f"gpudriz {__version__}")
         return 0
     if argv[0] == "help":
-        from gpudriz.parameters import help_text
+        from gpudriz.pipeline.config.parameters import help_text
 
         print(help_text())
         return 0

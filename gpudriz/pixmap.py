@@ -34,8 +34,8 @@ from contextlib import contextmanager
 import numpy as np
 from astropy.wcs import WCS, NoConvergence
 
-from gpudriz._arrays import to_host
 from gpudriz.backend import get_backend
+from gpudriz.backend.arrays import to_host
 from gpudriz.fallback.pixmap import TABLE_PARAMS
 
 __all__ = [

@@ -22,10 +22,10 @@ import warnings
 
 import numpy as np
 
-from gpudriz._arrays import is_device_array, to_host, to_xp
-from gpudriz._drizzle_host import finite_pixmap
-from gpudriz._validate import real_array, real_number
 from gpudriz.backend import get_backend
+from gpudriz.backend.arrays import is_device_array, to_host, to_xp
+from gpudriz.backend.host import finite_pixmap
+from gpudriz.backend.validate import real_array, real_number
 
 __all__ = ["Drizzle", "SUPPORTED_DRIZZLE_KERNELS", "FluxNotConservedWarning"]
 

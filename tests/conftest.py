@@ -1,19 +1,17 @@
-"""Shared fixtures and helpers for gpudriz's tests."""
+"""Shared fixtures: the real WCS headers, the array module and the backend under test.
 
-import sys
-from pathlib import Path
+``xp`` runs a test on NumPy and, where a CUDA device answers, on CuPy.  ``backend`` runs it on
+every backend this machine can run: the Numba CPU backend, the CUDA driver over the
+host-compiled kernel sources (g++ and the shim in ``helpers/cuda_host.py``; no GPU needed), and
+the CUDA backend on a real device.  Tests that cannot run on one of them skip with the reason.
+"""
 
 import numpy as np
 import pytest
+from helpers.cuda_host import gxx_available, host_backend
+from helpers.paths import WCS_DIR
 
-TESTS_DIR = Path(__file__).resolve().parent
-# The slow NumPy twins (naive_*.py) live beside the tests; importlib mode does
-# not put this folder on sys.path by itself.
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-#: Real instrument WCS headers, in the shared folder beside the checkout.
-WCS_DIR = TESTS_DIR.parents[1] / "shared" / "data" / "wcs"
+import gpudriz
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +22,32 @@ def wcs_dir():
     return WCS_DIR
 
 
-def distorted_pixmap(shape, angle_deg=17.0, shift=(20.0, 5.0), quad=(1e-3, 5e-4), scale=1.0):
-    """A rotation + shift + mild quadratic distortion, as a (ny, nx, 2) pixmap."""
-    ny, nx = shape
-    y, x = np.indices(shape, dtype=np.float64)
-    th = np.deg2rad(angle_deg)
-    xo = scale * (np.cos(th) * x - np.sin(th) * y) + shift[0] + quad[0] * x * x
-    yo = scale * (np.sin(th) * x + np.cos(th) * y) + shift[1] + quad[1] * x * y
-    return np.dstack([xo, yo])
+def _cuda_or_skip():
+    ok, reason = gpudriz.cuda_status()
+    if not ok:
+        pytest.skip(f"no CUDA device: {reason}")
+
+
+@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def xp(request):
+    """The array module under test: NumPy, and CuPy where a device answers."""
+    if request.param == "numpy":
+        return np
+    _cuda_or_skip()
+    import cupy
+
+    return cupy
+
+
+@pytest.fixture(params=["cpu", "cuda-host", pytest.param("cuda", marks=pytest.mark.gpu)])
+def backend(request):
+    """The backend under test: ``cpu``, ``cuda-host`` (the CUDA driver on g++-compiled kernels,
+    small blocks and grids so that grid-stride loops wrap) or ``cuda`` (a real device)."""
+    if request.param == "cpu":
+        return gpudriz.get_backend("cpu")
+    if request.param == "cuda-host":
+        if not gxx_available():
+            pytest.skip("g++ is needed for the host-compiled kernels")
+        return host_backend(block=128, max_grid=16)
+    _cuda_or_skip()
+    return gpudriz.get_backend("cuda")

@@ -1,0 +1,1 @@
+"""The pipeline's parameters: definitions, parsing, configuration files, reference text, editpars, MDRIZTAB."""

@@ -1,0 +1,1 @@
+"""The output frame, distortion models and shift files."""

@@ -1,0 +1,1 @@
+"""Reading inputs and writing products: FITS helpers, input lists, instrument headers, products."""

@@ -1,0 +1,1 @@
+"""MultiDrizzle's steps, one module each, with the algorithms they use."""

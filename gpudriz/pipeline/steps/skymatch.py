@@ -1,0 +1,491 @@
+"""Sky matching between exposures (``skymethod = match``).
+
+MultiDrizzle's own rule (``localmin``, :mod:`gpudriz.pipeline.steps.sky`) measures each
+exposure's sky on its own pixels.  In a mosaic whose exposures see
+different skies, extended light (a large galaxy, nebulosity) biases each
+exposure's estimate differently, and the drizzled mosaic shows steps where
+the exposures' footprints end.  ``match`` (AstroDrizzle's idea) measures
+instead the sky *differences* between exposures where they overlap: there
+the scene is the same in both, so it cancels in the difference and only the
+difference of the skies remains.
+
+How (algorithms.md, "Sky"):
+
+1. Every exposure (sky not subtracted, DQ- and static-good pixels) is
+   drizzled onto a coarse common frame, the separate frame's orientation at
+   :data:`MATCH_BINNING` times its pixel size, in electrons per second per
+   square arcsecond (:func:`exposure_rates`).  A coarse cell averages many
+   input pixels, so the cell values are quiet and the work is small.
+2. For every pair of exposures with at least :data:`MIN_OVERLAP_CELLS`
+   common well-covered cells, the clipped median of the cell-by-cell
+   difference of their rates is their sky difference, weighted by its
+   inverse variance (:func:`pair_differences`).
+3. The offsets that best fit all the differences (weighted least squares)
+   are solved per connected group of exposures (:func:`solve_offsets`).
+4. Differences fix the offsets only up to a constant per group.  The
+   constant is anchored on the ``localmin`` estimates
+   (:func:`anchor_levels`): the highest level at which no exposure of the
+   group gets more sky than its own localmin estimate, so at least one gets
+   exactly it (AstroDrizzle's ``globalmin+match``).  Extended light only
+   ever raises a localmin estimate, so the exposure least raised sets the
+   level and none is over-subtracted.  An exposure that overlaps no other
+   keeps its localmin sky (logged).
+
+The levels are surface-brightness rates; :func:`match_sky` converts them
+back to electrons per pixel of each chip (``x exptime x pscale**2``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from gpudriz.backend.arrays import to_host
+from gpudriz.pipeline.geometry.outframe import OutputFrame, output_frame
+
+__all__ = [
+    "COVER_FRACTION",
+    "MATCH_BINNING",
+    "MIN_OVERLAP_CELLS",
+    "SkyPair",
+    "anchor_levels",
+    "exposure_rates",
+    "match_frame",
+    "match_sky",
+    "pair_differences",
+    "solve_offsets",
+]
+
+log = logging.getLogger("gpudriz")
+
+#: Cell size of the matching frame, in separate-frame pixels per side.  A
+#: cell averages ~16 input pixels (4x quieter than one pixel) while a
+#: partial overlap a few tens of pixels wide still spans several cells.
+MATCH_BINNING = 4
+
+#: Fewest common cells for a pair of exposures to count as overlapping: the
+#: median of fewer is too noisy (and too easily pulled by one source) to
+#: tie two skies together.
+MIN_OVERLAP_CELLS = 20
+
+#: A cell is used when its drizzle weight is at least this fraction of the
+#: exposure's median cell weight: cells that masks (bad columns, saturated
+#: stars) mostly emptied average few pixels and would only add noise.
+COVER_FRACTION = 0.5
+
+# Clipping of the cell differences about their median: removes cosmic rays
+# (not yet found at this step) and sources that differ between exposures
+# (variables, movers, sources at a footprint's edge).
+_CLIP_ITER = 5
+_CLIP_SIGMA = 3.0
+
+
+class SkyPair(NamedTuple):
+    """The measured sky difference of two overlapping exposures.
+
+    Attributes
+    ----------
+    i, j : int
+        Exposure indices.
+    difference : float
+        Sky of ``i`` minus sky of ``j`` (surface-brightness rate).
+    weight : float
+        Inverse variance of ``difference``.
+    ncells : int
+        Common cells that gave it (after clipping).
+    """
+
+    i: int
+    j: int
+    difference: float
+    weight: float
+    ncells: int
+
+
+# -- solver ------------------------------------------------------------------------------
+
+
+def _check_pair(pair, k: int, n: int):
+    try:
+        i, j, diff, weight = pair[0], pair[1], pair[2], pair[3]
+    except (TypeError, IndexError):
+        raise ValueError(f"'pairs' item {k} must be (i, j, difference, weight); got {pair!r}.") from None
+    for v in (i, j):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v < n:
+            raise ValueError(f"'pairs' item {k} names exposure {v!r}; expected an index in [0, {n}).")
+    if i == j:
+        raise ValueError(f"'pairs' item {k} pairs exposure {i} with itself.")
+    if isinstance(diff, bool) or not isinstance(diff, numbers.Real) or not math.isfinite(diff):
+        raise ValueError(f"'pairs' item {k} has difference {diff!r}; expected a finite number.")
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not (0 < weight < math.inf):
+        raise ValueError(f"'pairs' item {k} has weight {weight!r}; expected a positive finite number.")
+    return int(i), int(j), float(diff), float(weight)
+
+
+def _connected_groups(n: int, edges) -> list[list[int]]:
+    """Connected components of ``n`` nodes (union-find), each sorted, ordered by first node."""
+    parent = list(range(n))
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i, j in edges:
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    groups: dict[int, list[int]] = {}
+    for a in range(n):
+        groups.setdefault(root(a), []).append(a)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
+def solve_offsets(n, pairs) -> tuple[np.ndarray, list[list[int]]]:
+    """Per-exposure sky offsets that best fit pairwise sky differences.
+
+    Minimises ``sum w_k (x_i - x_j - d_k)**2`` over the pairs
+    ``(i, j, d_k, w_k)``, separately in each connected group of exposures
+    (differences say nothing about how two unconnected groups relate).
+    Each group's first exposure is held at 0 (the group's constant is set
+    later, :func:`anchor_levels`).
+
+    Parameters
+    ----------
+    n : int
+        Number of exposures.
+    pairs : iterable of sequences
+        ``(i, j, difference, weight)`` (e.g. :class:`SkyPair`):
+        ``difference`` estimates sky ``i`` minus sky ``j``; ``weight`` is
+        positive (an inverse variance).  A pair may appear more than once.
+
+    Returns
+    -------
+    offsets : numpy.ndarray
+        ``(n,)`` float64; 0 for the first exposure of every group (and for
+        an exposure in no pair).
+    groups : list of list of int
+        The connected groups, each sorted; an exposure in no pair is a group
+        of its own.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer or a pair is malformed (index out
+        of range, an exposure paired with itself, non-finite difference,
+        weight not positive).
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"'n' must be a positive number of exposures; got {n!r}.")
+    n = int(n)
+    checked = [_check_pair(p, k, n) for k, p in enumerate(pairs)]
+    groups = _connected_groups(n, [(i, j) for i, j, _, _ in checked])
+    offsets = np.zeros(n)
+    if not checked:
+        return offsets, groups
+    # Rescaled weights keep the normal equations well away from overflow.
+    wmax = max(w for _, _, _, w in checked)
+    for group in groups:
+        if len(group) < 2:
+            continue
+        where = {e: k for k, e in enumerate(group)}
+        m = len(group)
+        normal = np.zeros((m, m))
+        rhs = np.zeros(m)
+        for i, j, d, w in checked:
+            if i not in where:
+                continue
+            a, b, w = where[i], where[j], w / wmax
+            normal[a, a] += w
+            normal[b, b] += w
+            normal[a, b] -= w
+            normal[b, a] -= w
+            rhs[a] += w * d
+            rhs[b] -= w * d
+        # The Laplacian of a connected graph is singular only along the
+        # constant; fixing the first offset at 0 leaves a definite system.
+        offsets[group[1:]] = np.linalg.solve(normal[1:, 1:], rhs[1:])
+    return offsets, groups
+
+
+def anchor_levels(offsets, groups, local) -> np.ndarray:
+    """Sky levels from relative offsets, anchored on the localmin estimates.
+
+    For each group the levels are ``offsets + c`` with the largest ``c`` that
+    keeps every level at or below the exposure's localmin estimate:
+    ``c = min(local - offsets)`` over the group, so at least one exposure
+    gets exactly its localmin sky and none gets more (no exposure is
+    over-subtracted; extended light only raises a localmin estimate).
+
+    Parameters
+    ----------
+    offsets : array_like
+        ``(n,)`` relative offsets (:func:`solve_offsets`).
+    groups : list of list of int
+        The connected groups; together they must hold every index once.
+    local : array_like
+        ``(n,)`` localmin estimate of every exposure, in the units of
+        ``offsets``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` float64 levels; a group of one exposure gets its localmin.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, a value is not finite, or ``groups`` is not a
+        partition of the indices.
+    """
+    x = np.asarray(offsets, dtype=float)
+    ref = np.asarray(local, dtype=float)
+    if x.ndim != 1 or x.shape != ref.shape:
+        raise ValueError(f"'offsets' {x.shape} and 'local' {ref.shape} must be 1-D of one length.")
+    if not (np.isfinite(x).all() and np.isfinite(ref).all()):
+        raise ValueError("'offsets' and 'local' must hold finite numbers.")
+    members = sorted(e for g in groups for e in g)
+    if members != list(range(x.size)):
+        raise ValueError(f"'groups' must hold every exposure index 0..{x.size - 1} exactly once.")
+    levels = np.empty_like(x)
+    for group in groups:
+        idx = np.asarray(group)
+        levels[idx] = x[idx] + np.min(ref[idx] - x[idx])
+    return levels
+
+
+# -- measurement ----------------------------------------------------------------------------
+
+
+def match_frame(md, binning=MATCH_BINNING) -> OutputFrame:
+    """The coarse common frame: the separate frame's orientation, ``binning`` times its pixels.
+
+    Parameters
+    ----------
+    md : gpudriz.Multidrizzle
+        A built pipeline (its chips and separate frame).
+    binning : int
+        Cell size in separate-frame pixels per side.
+
+    Returns
+    -------
+    OutputFrame
+        Holds every input pixel (the footprints are recomputed at the
+        coarse scale).
+    """
+    sep = md.separate_frame
+    return output_frame([w.chip.wcs for w in md.chips], [w.chip.shape for w in md.chips],
+                        scale=sep.pixel_scale * binning, rot=sep.orientation)  # fmt: skip
+
+
+def exposure_rates(md, groups, frame) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each exposure drizzled onto ``frame`` in electrons/s per square arcsecond.
+
+    The sky is not subtracted; weights are the DQ- and static-good masks.
+    The drizzle runs on the pipeline's backend; only the coarse maps come
+    back to the host.
+
+    Parameters
+    ----------
+    md : gpudriz.Multidrizzle
+        A built pipeline.
+    groups : list of list of ChipWork
+        The chips of each exposure.
+    frame : OutputFrame
+        The matching frame (:func:`match_frame`).
+
+    Returns
+    -------
+    rates : list of numpy.ndarray
+        Per exposure, the ``frame.shape`` float64 surface-brightness rates.
+    valid : list of numpy.ndarray
+        Per exposure, True where a cell is inside the footprint (its eight
+        neighbours are covered too) and its weight is at least
+        :data:`COVER_FRACTION` of the exposure's median cell weight.
+    """
+    rates, valid = [], []
+    for group in groups:
+        d = md.new_drizzle("square", frame, 0.0)
+        for w in group:
+            s = md.scale_ratio(w, frame)
+            # iscale 1/pscale**2: electrons per pixel -> per square arcsecond
+            # (a square-kernel drizzle averages, it keeps surface brightness).
+            d.add_image(md.read_electrons(w), w.chip.exptime, md.pixmap_to(w, frame),
+                        weight_map=md.good_mask(w).astype(np.float32), pixfrac=1.0,
+                        in_units="counts", iscale=1.0 / w.chip.pixel_scale**2,
+                        pixel_scale_ratio=s)  # fmt: skip
+        img = to_host(d.out_img).astype(np.float64)
+        wht = to_host(d.out_wht).astype(np.float64)
+        rates.append(img)
+        valid.append(_well_covered(wht) & np.isfinite(img))
+    return rates, valid
+
+
+def _well_covered(wht):
+    """Cells inside the footprint (all 8 neighbours covered) and not mostly masked.
+
+    A cell on a footprint's edge averages only part of its area, and a
+    different part in each exposure: sources there would not cancel.  The
+    weight alone cannot tell (distortion changes it by several per cent
+    across a chip), hence the neighbour test; the weight test drops cells
+    that masks emptied.
+    """
+    covered = wht > 0
+    if not covered.any():
+        return covered
+    inner = np.pad(covered, 1, constant_values=False)
+    ny, nx = covered.shape
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            covered = covered & inner[dy : dy + ny, dx : dx + nx]
+    return covered & (wht >= COVER_FRACTION * float(np.median(wht[wht > 0])))
+
+
+def _bounding_box(mask):
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def pair_differences(rates, valid, *, min_cells=MIN_OVERLAP_CELLS) -> list[SkyPair]:
+    """The sky difference of every pair of exposures that overlap enough.
+
+    Parameters
+    ----------
+    rates : sequence of 2-D arrays
+        Per exposure, the surface-brightness map on a common frame.
+    valid : sequence of 2-D bool arrays
+        Per exposure, True where its map may be used.
+    min_cells : int
+        Fewest common valid cells (after clipping) for a pair to count.
+
+    Returns
+    -------
+    list of SkyPair
+        ``difference`` is the median of ``rates[i] - rates[j]`` over the
+        common cells after clipping at 3 sigma about the median (the scene
+        cancels, the skies' difference remains); ``weight`` is its inverse
+        variance, ``n / (pi/2 * sigma**2)``, ``sigma`` being the scatter
+        (1.4826 x MAD) of the kept cell differences.
+
+    Raises
+    ------
+    ValueError
+        If the sequences differ in length or the maps in shape, or
+        ``min_cells`` is not a positive integer.
+    """
+    if len(rates) != len(valid):
+        raise ValueError(f"'rates' ({len(rates)}) and 'valid' ({len(valid)}) must give one map per exposure.")
+    if isinstance(min_cells, bool) or not isinstance(min_cells, numbers.Integral) or min_cells < 1:
+        raise ValueError(f"'min_cells' must be a positive integer; got {min_cells!r}.")
+    shapes = {np.shape(a) for a in rates} | {np.shape(m) for m in valid}
+    if len(shapes) > 1:
+        raise ValueError(f"'rates' and 'valid' must all have one shape; got {sorted(shapes)}.")
+    maps = [np.asarray(a, dtype=np.float64) for a in rates]
+    masks = [np.asarray(m, dtype=bool) & np.isfinite(a) for a, m in zip(maps, valid)]
+    boxes = [_bounding_box(m) for m in masks]
+    pairs = []
+    for i in range(len(maps)):
+        for j in range(i + 1, len(maps)):
+            if boxes[i] is None or boxes[j] is None:
+                continue
+            # Only the intersection of the two bounding boxes can overlap.
+            y0, y1 = max(boxes[i][0], boxes[j][0]), min(boxes[i][1], boxes[j][1])
+            x0, x1 = max(boxes[i][2], boxes[j][2]), min(boxes[i][3], boxes[j][3])
+            if y0 >= y1 or x0 >= x1:
+                continue
+            common = masks[i][y0:y1, x0:x1] & masks[j][y0:y1, x0:x1]
+            if int(common.sum()) < min_cells:
+                continue
+            diff = maps[i][y0:y1, x0:x1][common] - maps[j][y0:y1, x0:x1][common]
+            median, sigma, npix = _robust_difference(diff)
+            if npix < min_cells:
+                continue
+            # A noise-free difference (sigma 0) still needs a finite weight:
+            # floor the scatter at float32 resolution of the levels.
+            level = max(float(np.median(np.abs(maps[i][y0:y1, x0:x1][common]))), 1e-30)
+            sigma = max(sigma, float(np.finfo(np.float32).eps) * level)
+            weight = npix / (0.5 * math.pi * sigma * sigma)
+            pairs.append(SkyPair(i, j, median, float(weight), npix))
+    return pairs
+
+
+def _robust_difference(diff) -> tuple[float, float, int]:
+    """Median, scatter and count of cell differences after clipping about the median.
+
+    The scatter is 1.4826 x the median absolute deviation, and the clipping
+    is about the median: cosmic rays (not yet found at this step) hit a
+    good fraction of coarse cells, all on one side, and would inflate a
+    standard deviation and drag a mean so far that clipping about the mean
+    keeps them.
+    """
+    kept = diff
+    for _ in range(_CLIP_ITER):
+        median = float(np.median(kept))
+        sigma = 1.4826 * float(np.median(np.abs(kept - median)))
+        inside = np.abs(kept - median) <= _CLIP_SIGMA * sigma
+        if inside.all() or not inside.any():
+            break
+        kept = kept[inside]
+    median = float(np.median(kept))
+    sigma = 1.4826 * float(np.median(np.abs(kept - median)))
+    return median, sigma, int(kept.size)
+
+
+# -- the step -------------------------------------------------------------------------------
+
+
+def _rate(sky, w) -> float:
+    return float(sky) / (w.chip.exptime * w.chip.pixel_scale**2)
+
+
+def match_sky(md, groups, local_skies) -> list[list[float]]:
+    """``skymethod = match``: the sky of every chip from the exposures' overlaps.
+
+    Parameters
+    ----------
+    md : gpudriz.Multidrizzle
+        A built pipeline (chips, separate frame, backend, static masks).
+    groups : list of list of ChipWork
+        The chips of each exposure.
+    local_skies : list of list of float
+        The localmin sky of every chip (electrons per pixel), as
+        :func:`gpudriz.pipeline.steps.sky.exposure_sky` gives it; it anchors the levels.
+
+    Returns
+    -------
+    list of list of float
+        The sky to subtract from each chip, electrons per pixel, nested like
+        ``groups``.
+    """
+    names = [g[0].exposure.path.name for g in groups]
+    # Every chip of an exposure carries the same surface brightness.
+    local = np.array([_rate(sk[0], g[0]) for g, sk in zip(groups, local_skies)])
+    frame = match_frame(md)
+    rates, valid = exposure_rates(md, groups, frame)
+    pairs = pair_differences(rates, valid)
+    offsets, components = solve_offsets(len(groups), pairs)
+    levels = anchor_levels(offsets, components, local)
+    log.info("skymatch: %d overlapping pair(s) of exposures on a %dx%d frame of %.3g\" cells.",
+             len(pairs), frame.shape[1], frame.shape[0], frame.pixel_scale)  # fmt: skip
+    for p in pairs:
+        resid = p.difference - (offsets[p.i] - offsets[p.j])
+        log.debug("skymatch: %s - %s = %.5g over %d cells (fit residual %.3g)",
+                  names[p.i], names[p.j], p.difference, p.ncells, resid)  # fmt: skip
+    for group in components:
+        if len(group) == 1:
+            log.info("skymatch: %s overlaps no other exposure (fewer than %d common cells); "
+                     "it keeps its localmin sky.", names[group[0]], MIN_OVERLAP_CELLS)  # fmt: skip
+            continue
+        log.info("skymatch: exposures %s matched, e-/s/arcsec^2 offset (level; localmin): %s",
+                 ", ".join(names[e] for e in group),
+                 "; ".join(f"{names[e]} {offsets[e]:+.5g} ({levels[e]:.5g}; {local[e]:.5g})"
+                           for e in group))  # fmt: skip
+    return [[float(levels[e]) * w.chip.exptime * w.chip.pixel_scale**2 for w in g] for e, g in enumerate(groups)]

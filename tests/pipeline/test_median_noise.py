@@ -1,0 +1,91 @@
+"""The median's part of driz_cr's noise (``gpudriz/pipeline/steps/median_noise.py``) against direct simulation."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gpudriz.pipeline.steps import median_noise as mn
+
+
+def test_statistic_variance_known_values():
+    # Median of 3 normals: 0.4487 (order-statistic tables); of 2: their mean, 1/2.
+    assert mn.statistic_variance("median", 3) == pytest.approx(0.4487, abs=0.01)
+    assert mn.statistic_variance("median", 2) == pytest.approx(0.5, abs=0.01)
+    assert mn.statistic_variance("median", 1) == pytest.approx(1.0, abs=0.02)
+    # The mean and the sum are exact, nlow/nhigh included.
+    assert mn.statistic_variance("average", 4, 0, 1) == pytest.approx(1 / 3)
+    assert mn.statistic_variance("sum", 4, 1, 1) == 2.0
+    # minmed's MED of four is the median of the lowest three, as median with nhigh=1.
+    assert mn.statistic_variance("minmed", 4) == pytest.approx(
+        mn.statistic_variance("median", 4, 0, 1), abs=1e-12
+    )
+    # nhigh=1 on two values keeps the lower: the minimum of two normals, 1 - 1/pi.
+    assert mn.statistic_variance("median", 2, 0, 1) == pytest.approx(1 - 1 / math.pi, abs=0.02)
+
+
+def test_statistic_variance_is_continuous_where_the_asymptote_takes_over():
+    m = mn.SIMULATED_MAX
+    sim = mn.statistic_variance("median", m)
+    asym = mn.statistic_variance("median", m + 1)
+    assert asym == pytest.approx(sim * m / (m + 1), rel=0.05)
+    assert mn.statistic_variance("median", 1000) == pytest.approx(math.pi / 2000, rel=0.01)
+
+
+def test_statistic_variance_matches_a_direct_simulation():
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.standard_normal((200_000, 5)), axis=1)
+    assert mn.statistic_variance("median", 5, 1, 1) == pytest.approx(np.var(x[:, 2]), rel=0.03)
+
+
+def test_closed_form_kernel():
+    v, k0 = mn.drizzle_blot_kernel("square", 1.0, 1.0)
+    # Equal pixels, pixfrac 1, linear blot: K0 = (2/3)^2 per axis pair.
+    assert k0 == pytest.approx(4 / 9, rel=1e-3)
+    assert 0.2 < v < k0
+    # A smaller drop smooths less.
+    assert mn.drizzle_blot_kernel("square", 0.5, 1.0)[1] > k0
+
+
+def _pixmap(shape, angle_deg=0.0, shift=(0.0, 0.0)):
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    a = math.radians(angle_deg)
+    xo = math.cos(a) * x - math.sin(a) * y + shift[0] + 20.0
+    yo = math.sin(a) * x + math.cos(a) * y + shift[1] + 20.0
+    return np.dstack([xo, yo])
+
+
+def test_measured_kernel_of_an_identity_map_is_one():
+    v, k0 = mn.measure_drizzle_blot_kernel(_pixmap((160, 160)), kernel="square", pixfrac=1.0,
+                                           pixel_scale_ratio=1.0, interp="poly5", backend="cpu")
+    assert v == pytest.approx(1.0, abs=1e-5) and k0 == pytest.approx(1.0, abs=1e-5)
+
+
+def test_measured_kernel_matches_the_closed_form_for_a_linear_blot():
+    # A slight rotation sweeps every sub-pixel phase across the probe.
+    v, k0 = mn.measure_drizzle_blot_kernel(_pixmap((200, 200), angle_deg=1.3), kernel="square",
+                                           pixfrac=1.0, pixel_scale_ratio=1.0, interp="linear",
+                                           backend="cpu")  # fmt: skip
+    cv, ck0 = mn.drizzle_blot_kernel("square", 1.0, 1.0)
+    assert k0 == pytest.approx(ck0, rel=0.05)
+    assert v == pytest.approx(cv, rel=0.1)
+
+
+def test_median_term_table():
+    table = mn.median_term_table("median", 4, 0, 1, v=0.44, k0=0.6)
+    assert table[0] == 0.0
+    assert table[4] == pytest.approx(0.44 * mn.statistic_variance("median", 4, 0, 1) - 0.3, rel=1e-5)
+    assert table[1] < table[2] < table[4] < 0  # fewer images: B follows D more closely
+
+
+def test_noise_scale_recovers_the_scatter_despite_outliers():
+    rng = np.random.default_rng(8)
+    shape = (400, 400)
+    blot = np.full(shape, 300.0, np.float32)
+    var = np.full(shape, 325.0, np.float32)
+    data = blot + 1.15 * np.sqrt(var) * rng.standard_normal(shape).astype(np.float32)
+    hits = rng.random(shape) < 0.02  # cosmic rays: far outliers
+    data[hits] += rng.uniform(200.0, 3000.0, hits.sum()).astype(np.float32)
+    data[3, 3] = np.nan
+    assert mn.noise_scale(data, blot, var) == pytest.approx(1.15**2, rel=0.02)
+    assert mn.noise_scale(data[:5, :5], blot[:5, :5], var[:5, :5]) == 1.0  # too few pixels
