@@ -95,7 +95,7 @@ drizzle.utils = _module(
     calc_pixmap=gpudriz.calc_pixmap,
     decode_context=gpudriz.decode_context,
     estimate_pixel_scale_ratio=gpudriz.pixmap.estimate_pixel_scale_ratio,
-    _estimate_pixel_scale=gpudriz.pixmap._pixel_scale,
+    _estimate_pixel_scale=gpudriz.pixmap.pixel_scale,
 )
 drizzle.cdrizzle = sys.modules["drizzle.cdrizzle"] = _CdrizzleEntries("drizzle.cdrizzle")
 

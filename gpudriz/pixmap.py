@@ -41,6 +41,7 @@ from gpudriz.fallback.pixmap import TABLE_PARAMS
 __all__ = [
     "calc_pixmap",
     "estimate_pixel_scale_ratio",
+    "pixel_scale",
     "DEFAULT_STEP",
     "CHECK_TOL",
     "MIN_STEP",
@@ -623,7 +624,7 @@ def calc_pixmap(
     return out if device else to_host(out)
 
 
-def _pixel_scale(wcs, refpix):
+def pixel_scale(wcs, refpix):
     """Square root of the solid angle (rad) of the pixel centred on ``refpix``.
 
     The four pixel corners are mapped to the sky and the area of the
@@ -683,4 +684,4 @@ def estimate_pixel_scale_ratio(wcs_from, wcs_to, refpix_from=None, refpix_to=Non
     corners in the ``(lon, sin(lat))`` plane; unlike drizzle.utils, a pixel
     that straddles RA = 0 gets its true (small) area.
     """
-    return _pixel_scale(wcs_to, refpix_to) / _pixel_scale(wcs_from, refpix_from)
+    return pixel_scale(wcs_to, refpix_to) / pixel_scale(wcs_from, refpix_from)

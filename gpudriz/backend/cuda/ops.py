@@ -74,7 +74,7 @@ def require_memory(nbytes, free, what, where, error):
         )
 
 
-def _as_i32(v, what):
+def as_i32(v, what):
     v = int(v)
     if not -(2**31) <= v < 2**31:
         raise ValueError(f"{what} = {v} does not fit the kernels' 32-bit coordinates.")
@@ -148,8 +148,8 @@ class KernelOps:
         ny, nx = data.shape
         ony, onx = out.shape
         args = (
-            data, _as_i32(nx, "data width"), _as_i32(ny, "data height"), pixmap, out,
-            _as_i32(onx, "output width"), _as_i32(ony, "output height"), _I32(code),
+            data, as_i32(nx, "data width"), as_i32(ny, "data height"), pixmap, out,
+            as_i32(onx, "output width"), as_i32(ony, "output height"), _I32(code),
             _F32(fillval), _F64(iscale), _F64(sinscl), lut, _I32(lut.shape[0]),
         )  # fmt: skip
         self._launch("blot", "blot_kernel", onx * ony, args, needs_index64(data, pixmap))
@@ -179,8 +179,8 @@ class KernelOps:
         gy, gx = grid.shape[:2]
         ny, nx = out.shape[:2]
         args = (
-            grid, _I32(gx), _I32(gy), _as_i32(x0, "x0"), _as_i32(y0, "y0"), _as_i32(step, "step"),
-            out, _as_i32(nx, "pixmap width"), _as_i32(ny, "pixmap height"),
+            grid, _I32(gx), _I32(gy), as_i32(x0, "x0"), as_i32(y0, "y0"), as_i32(step, "step"),
+            out, as_i32(nx, "pixmap width"), as_i32(ny, "pixmap height"),
         )  # fmt: skip
         self._launch("pixmap", "pixmap_cubic", nx * ny, args, needs_index64(out, grid))
         return out
@@ -193,9 +193,9 @@ class KernelOps:
         gy, gx = grid.shape[:2]
         ny, nx = out.shape[:2]
         args = (
-            grid, jac, _I32(gx), _I32(gy), _as_i32(x0, "x0"), _as_i32(y0, "y0"),
-            _as_i32(step, "step"), tables, tparams, out, _as_i32(nx, "pixmap width"),
-            _as_i32(ny, "pixmap height"),
+            grid, jac, _I32(gx), _I32(gy), as_i32(x0, "x0"), as_i32(y0, "y0"),
+            as_i32(step, "step"), tables, tparams, out, as_i32(nx, "pixmap width"),
+            as_i32(ny, "pixmap height"),
         )  # fmt: skip
         index64 = needs_index64(out, jac, tables)
         self._launch("pixmap", "pixmap_cubic_lookup", nx * ny, args, index64)
@@ -362,7 +362,7 @@ class KernelOps:
                 acc_dq.fill(0)
             boxargs = (_I32(bx0), _I32(bx1), _I32(by0), _I32(by1))
             args = (
-                data, weights, pixmap, _as_i32(nx, "data width"), _as_i32(ny, "data height"),
+                data, weights, pixmap, as_i32(nx, "data width"), as_i32(ny, "data height"),
                 data2, _I32(n2), dq,
                 _I32(xmin), _I32(xmax), _I32(r0), _I32(r1),
                 _F64(p.iscale), _F64(p.iscale2), _F64(p.wht_scale), _F64(p.pf), _F64(p.s),
@@ -374,12 +374,12 @@ class KernelOps:
             for k in range(n2):
                 args = (
                     acc_sw, acc_var[k * nacc : (k + 1) * nacc], *boxargs,
-                    out_wht, out_img2[k], _as_i32(out_nx, "output width"), do_fill2, fill2,
+                    out_wht, out_img2[k], as_i32(out_nx, "output width"), do_fill2, fill2,
                 )  # fmt: skip
                 self._launch("drizzle", "drizzle_merge_var", nacc, args, index64)
             args = (
                 acc_sw, acc_flag, acc_dq, *boxargs,
-                out_img, out_wht, _as_i32(out_nx, "output width"),
+                out_img, out_wht, as_i32(out_nx, "output width"),
                 ctx, _I32(ctx_bit), out_dq, do_fill, fill,
             )  # fmt: skip
             self._launch("drizzle", "drizzle_merge", nacc, args, index64)

@@ -16,7 +16,7 @@ import numpy as np
 
 from gpudriz.backend.arrays import to_host
 from gpudriz.backend.cuda.loader import needs_index64
-from gpudriz.backend.cuda.ops import _as_i32
+from gpudriz.backend.cuda.ops import as_i32
 from gpudriz.fallback.combine import MINMED, combine_code, minmed_vectors, needs_scratch
 
 __all__ = ["combine", "driz_cr"]
@@ -60,9 +60,9 @@ def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthre
         flags = xp.empty((ny, nx), dtype=xp.uint8)
     index64 = needs_index64(sci, wht)
     args = (
-        sci, wht, wht_min, _as_i32(n, "number of images"), _as_i32(nx, "section width"),
-        _as_i32(ny, "section height"), _I32(code), _as_i32(nlow, "nlow"),
-        _as_i32(nhigh, "nhigh"),
+        sci, wht, wht_min, as_i32(n, "number of images"), as_i32(nx, "section width"),
+        as_i32(ny, "section height"), _I32(code), as_i32(nlow, "nlow"),
+        as_i32(nhigh, "nhigh"),
         _I32(lthresh is not None), _F32(0.0 if lthresh is None else lthresh),
         _I32(hthresh is not None), _F32(0.0 if hthresh is None else hthresh),
         exp_v, sky_v, rn_v, _F64(nsigma[0]), _F64(nsigma[1]), _F32(fill),
@@ -71,8 +71,8 @@ def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthre
     ops._launch("combine", "combine_pixels", npix, args, index64)
     if code == MINMED and int(grow) > 0:
         args = (
-            flags, med, mn, _as_i32(nx, "section width"), _as_i32(ny, "section height"),
-            _as_i32(grow, "grow"), _F32(fill), out,
+            flags, med, mn, as_i32(nx, "section width"), as_i32(ny, "section height"),
+            as_i32(grow, "grow"), _F32(fill), out,
         )  # fmt: skip
         ops._launch("combine", "combine_grow", npix, args, index64)
     return out
@@ -91,7 +91,7 @@ def driz_cr(ops, data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), sca
     ny, nx = data.shape
     npix = ny * nx
     index64 = needs_index64(data)
-    w, h = _as_i32(nx, "chip width"), _as_i32(ny, "chip height")
+    w, h = as_i32(nx, "chip width"), as_i32(ny, "chip height")
     flags = xp.empty((ny, nx), dtype=xp.uint8)
     args = (
         data, blot, rdnoise, median_var, good, w, h, _F64(gain), _F64(snr[0]), _F64(snr[1]),
@@ -103,7 +103,7 @@ def driz_cr(ops, data, blot, rdnoise, out_mask, *, gain=1.0, snr=(3.0, 2.5), sca
         return out_mask
     cr = xp.empty((ny, nx), dtype=xp.uint8)
     ops._launch("crreject", "crr_combine", npix, (flags, w, h, cr), index64)
-    args = (cr, good, w, h, _as_i32(grow, "grow"), out_mask)
+    args = (cr, good, w, h, as_i32(grow, "grow"), out_mask)
     ops._launch("crreject", "crr_grow", npix, args, index64)
     return out_mask
 

@@ -54,7 +54,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from gpudriz.pipeline.geometry.distortion import linear_wcs
 from gpudriz.pipeline.io.inputs import InputError, _open_fits, _reason, file_rootname
-from gpudriz.pixmap import _pixel_scale
+from gpudriz.pixmap import pixel_scale
 
 __all__ = [
     "AmpRegion",
@@ -599,7 +599,7 @@ def _undistorted_scale(w: WCS, shape) -> float:
     """Pixel scale (arcsec) at the chip centre of the WCS without its distortion terms."""
     linear = linear_wcs(w)
     centre = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
-    return _pixel_scale(linear, centre) * _RAD2ARCSEC
+    return pixel_scale(linear, centre) * _RAD2ARCSEC
 
 
 def _pixel_scale_arcsec(ctx, w) -> float:

@@ -15,7 +15,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from gpudriz.pipeline.io.inputs import InputError
 from gpudriz.pipeline.io.instruments import DEFAULT_CRBIT, read_exposure
-from gpudriz.pixmap import _pixel_scale
+from gpudriz.pixmap import pixel_scale
 
 SHAPE = (6, 10)  # (ny, nx) of the small test chips
 AMP_GAIN = {"A": 1.5, "B": 1.6, "C": 2.0, "D": 2.1}
@@ -567,7 +567,7 @@ def test_pixel_scale_without_idcscale_is_undistorted(tmp_path):
     (c,) = read_exposure(path).chips
     assert c.pixel_scale == pytest.approx(0.05, rel=1e-6)
     centre = ((SHAPE[1] - 1) / 2, (SHAPE[0] - 1) / 2)
-    distorted = _pixel_scale(c.wcs, centre) * 180 / math.pi * 3600
+    distorted = pixel_scale(c.wcs, centre) * 180 / math.pi * 3600
     assert abs(distorted - 0.05) > 1e-3  # the test would notice a distorted scale
 
 
