@@ -37,8 +37,7 @@ sys.path.insert(0, str(HERE))
 import bench_pixmap  # noqa: E402  (the chip's WCS)
 
 import gpudriz  # noqa: E402
-
-KERNELS = ("square", "turbo", "point", "gaussian", "tophat", "lanczos2", "lanczos3")
+from gpudriz.resample import SUPPORTED_DRIZZLE_KERNELS as KERNELS  # noqa: E402
 INTERPS = ("nearest", "linear", "poly3", "poly5", "sinc", "lanczos3", "lanczos5")
 
 

@@ -26,20 +26,18 @@ from gpudriz.backend import get_backend
 from gpudriz.backend.arrays import is_device_array, to_host, to_xp
 from gpudriz.backend.host import finite_pixmap
 from gpudriz.backend.validate import real_array, real_number
+from gpudriz.fallback.drizzle import KERNEL_NAMES
 
-__all__ = ["Drizzle", "SUPPORTED_DRIZZLE_KERNELS", "FluxNotConservedWarning"]
+__all__ = ["Drizzle", "SUPPORTED_DRIZZLE_KERNELS", "EXTRA_KERNELS", "FluxNotConservedWarning"]
 
 log = logging.getLogger("gpudriz")
 
-SUPPORTED_DRIZZLE_KERNELS = (
-    "square",
-    "turbo",
-    "point",
-    "gaussian",
-    "tophat",
-    "lanczos2",
-    "lanczos3",
-)
+#: The kernels :class:`Drizzle` accepts: every kernel of the drizzle kernels' table
+#: (:data:`gpudriz.fallback.drizzle.DRIZZLE_KERNELS`), in its order.
+SUPPORTED_DRIZZLE_KERNELS = KERNEL_NAMES
+
+#: Those of them that drizzle 3.x does not have.
+EXTRA_KERNELS = ("tophat",)
 _NON_CONSERVING = ("gaussian", "tophat", "lanczos2", "lanczos3")
 
 CTX_PLANE_BITS = 32

@@ -1,9 +1,9 @@
 """The CUDA backend end to end, against the CPU backend, with and without a GPU.
 
-Every test runs on two "device" backends:
+Every test runs on the two "device" backends of the shared ``device_backend`` fixture:
 
-``host``
-    the CUDA driver (:class:`gpudriz.backend.cuda.ops.KernelOps`) on the exact
+``cuda-host``
+    the CUDA drivers (:class:`gpudriz.backend.cuda.ops.KernelOps`) on the exact
     ``kernels/*.cu`` sources compiled by g++ through the host shim, with
     tiny launches (several blocks, several grid strides).  Runs in CI.
 ``cuda``
@@ -26,10 +26,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import gpudriz
 from gpudriz.backend import DeviceMemoryError, cuda_status
+from gpudriz.fallback.drizzle import KERNEL_NAMES
 
 pytestmark = pytest.mark.skipif(not gxx_available(), reason="g++ is needed for the host shim")
 
-KERNELS = ("square", "turbo", "point", "gaussian", "tophat", "lanczos2", "lanczos3")
+KERNELS = KERNEL_NAMES
 PIXFRACS = (1.0, 0.7, 0.3)
 SCALES = (0.5, 1.0, 2.0)
 FILLVALS = (None, 0.0)
@@ -40,19 +41,9 @@ _CUDA_OK, _CUDA_WHY = cuda_status()
 
 
 def _backend(name):
-    if name == "host":
-        return host_backend()
     if not _CUDA_OK:
         pytest.skip(f"no CUDA device: {_CUDA_WHY}")
-    return gpudriz.get_backend("cuda")
-
-
-DEVICE_BACKENDS = ["host", pytest.param("cuda", marks=pytest.mark.gpu)]
-
-
-@pytest.fixture(params=DEVICE_BACKENDS)
-def device_backend(request):
-    return _backend(request.param)
+    return gpudriz.get_backend(name)
 
 
 def _pixmap(shape=IN_SHAPE, shift=(12.0, 6.0)):
