@@ -305,36 +305,3 @@ def test_device_memory_error_is_clear():
     cuda = _backend("cuda")
     with pytest.raises(DeviceMemoryError, match="GiB of device memory"):
         gpudriz.Drizzle(out_shape=(200_000, 200_000), backend=cuda)
-
-
-# --------------------------------------------------------------------------
-# Backend selection on a machine without a usable GPU
-# --------------------------------------------------------------------------
-
-
-def test_cuda_status_without_cupy(monkeypatch):
-    import sys
-
-    import gpudriz.backend.selection as backend_module
-
-    backend_module.cuda_status.cache_clear()
-    monkeypatch.setitem(sys.modules, "cupy", None)  # "import cupy" raises ImportError
-    try:
-        ok, why = backend_module.cuda_status()
-        assert not ok and "CuPy is not installed" in why
-        with pytest.raises(gpudriz.BackendUnavailableError, match="CuPy is not installed"):
-            gpudriz.get_backend("cuda")
-    finally:
-        backend_module.cuda_status.cache_clear()
-
-
-def test_auto_says_once_why_it_chose_the_cpu(monkeypatch, caplog):
-    import gpudriz.backend.selection as backend_module
-
-    monkeypatch.setattr(backend_module, "cuda_status", lambda: (False, "no driver here"))
-    monkeypatch.setattr(backend_module, "_auto_reported", False)
-    with caplog.at_level("INFO", logger="gpudriz"):
-        assert gpudriz.get_backend("auto").name == "cpu"
-        assert gpudriz.get_backend("auto").name == "cpu"
-    msgs = [r.getMessage() for r in caplog.records if "backend 'auto'" in r.getMessage()]
-    assert msgs == ["gpudriz backend 'auto' chose the CPU: no driver here."]
