@@ -17,7 +17,12 @@ from gpudriz.backend.memory import host_free_bytes, require_memory
 from gpudriz.fallback.blot import blot
 from gpudriz.fallback.combine import combine
 from gpudriz.fallback.crreject import driz_cr
-from gpudriz.fallback.drizzle import drizzle_bands, drizzle_merge, drizzle_merge_var, drizzle_node_stats
+from gpudriz.fallback.drizzle import (
+    drizzle_bands,
+    drizzle_merge,
+    drizzle_merge_var,
+    drizzle_node_stats,
+)
 from gpudriz.fallback.pixmap import interpolate_pixmap, interpolate_pixmap_tables
 
 __all__ = ["drizzle_add", "blot", "interpolate_pixmap", "interpolate_pixmap_tables", "combine",
@@ -54,7 +59,10 @@ def drizzle_add(
     iscale=1.0, pscale_ratio=1.0, pixfrac=1.0, wht_scale=1.0,
     xmin=0, xmax=None, ymin=0, ymax=None, fillval=None, fillval2=None, nbands=None,
 ):  # fmt: skip
-    """Drizzle one image onto the output arrays, in place (the Numba kernels of :mod:`gpudriz.fallback.drizzle`).
+    """Drizzle one image onto the output arrays, in place, with the Numba kernels.
+
+    The kernels of :mod:`gpudriz.fallback.drizzle`, one private buffer per row band, then the
+    row-parallel merge.
 
     Parameters
     ----------

@@ -64,7 +64,7 @@ class Launcher:
         self._free_memory = free_memory
 
     def launch(self, source, entry, n, args, index64):
-        """Run kernel ``entry`` of ``kernels/<source>.cu`` over ``n`` work items (nothing if ``n <= 0``).
+        """Run kernel ``entry`` of ``kernels/<source>.cu`` over ``n`` work items (none if ``n <= 0``).
 
         Parameters
         ----------
@@ -90,7 +90,7 @@ class Launcher:
         return None if self._free_memory is None else int(self._free_memory())
 
     def check_memory(self, nbytes, what):
-        """Raise :class:`gpudriz.backend.DeviceMemoryError` if ``nbytes`` more would not fit on the device.
+        """Raise :class:`~gpudriz.backend.DeviceMemoryError` if ``nbytes`` more would not fit.
 
         Parameters
         ----------
