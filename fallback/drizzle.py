@@ -14,7 +14,9 @@ writes into its own private buffer covering exactly the output box that band
 can touch (:func:`drizzle_node_stats` here, then the bound shared with the CUDA
 driver in ``gpudriz.backend.host``, with its other host-side rules), and
 the merge runs in parallel over output rows.  No two threads ever write the
-same memory.
+same memory.  The host driver that does this, the CPU backend's
+``drizzle_add``, is :func:`gpudriz.backend.cpu.drizzle_add` (it applies those
+host-side rules, which live above this module).
 
 The per-pixel geometry follows cdrizzle 3.0 where cdrizzle is right (corner
 interpolation, cdrizzle's exact "boxer" overlap, rounding of window

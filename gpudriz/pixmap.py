@@ -13,7 +13,7 @@ CPU, a CUDA kernel on the GPU) with a separable 4-point cubic Lagrange
 (local bicubic) interpolant.  Its error is O(step**4): the default
 :data:`DEFAULT_STEP` keeps it under 1e-4 px on the real ACS/HRC and NIRCam
 SIP headers (the design asks for 1e-3 px; see ``benchmarks/bench_pixmap.py``
-and ``tests/test_pixmap.py``); smaller chips get a smaller step
+and ``tests/engine/test_pixmap.py``); smaller chips get a smaller step
 (:func:`auto_step`).  Lookup-table distortions of the "from" WCS (D2IM,
 NPOL: bilinear tables, not smooth) are applied exactly at every pixel on top
 of the interpolated map of the same WCS without them.  Cells where the

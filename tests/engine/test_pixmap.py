@@ -6,7 +6,7 @@ The node grid's own functions are tested in ``test_pixmap_grid.py``, the lookup 
 The fast method is checked against astropy on a lattice of pixels that meets
 every node phase (the exact method is checked against drizzle.utils) on the
 real SIP headers of ``data/wcs/`` (design principle 7), and its interpolation
-kernel against the NumPy twin in ``tests/naive_pixmap.py``.
+kernel against the NumPy twin in ``tests/helpers/naive_pixmap.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Host-run parity of ``kernels/combine.cu`` (through its driver) with the Numba twin.
 
 The CUDA source is compiled with g++ through the host shim
-(``tests/cuda_host.py``) and driven by
+(``tests/helpers/cuda_host.py``) and driven by
 :func:`gpudriz.backend.cuda.combine.combine` on NumPy arrays, with tiny
 launches so that several blocks and grid strides run; it is compared with
 :func:`gpudriz.fallback.combine.combine` on the matrix of ``test_combine.py``
