@@ -39,6 +39,7 @@ import bench_pixmap  # noqa: E402  (the chip's WCS)
 import gpudriz  # noqa: E402
 from gpudriz import pixmap_grid  # noqa: E402
 from gpudriz.resample import SUPPORTED_DRIZZLE_KERNELS as KERNELS  # noqa: E402
+
 INTERPS = ("nearest", "linear", "poly3", "poly5", "sinc", "lanczos3", "lanczos5")
 
 

@@ -9,13 +9,13 @@ import warnings
 
 import numpy as np
 import pytest
+from gpudriz.fallback.drizzle import KERNEL_NAMES
 from helpers.naive_drizzle import naive_drizzle
 from helpers.pixmaps import distorted_pixmap
 from numpy.testing import assert_allclose, assert_array_equal
 
 import gpudriz
 from gpudriz.backend import cpu
-from gpudriz.fallback.drizzle import KERNEL_NAMES
 
 ALL_KERNELS = KERNEL_NAMES
 CONSERVING = ("square", "turbo", "point")

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from gpudriz.fallback.drizzle import KERNEL_CODES, KERNEL_NAMES
 
 from gpudriz.backend.host import (
     drizzle_params,
@@ -10,7 +11,6 @@ from gpudriz.backend.host import (
     footprint_box,
     may_have_negative_weights,
 )
-from gpudriz.fallback.drizzle import KERNEL_CODES, KERNEL_NAMES
 
 
 def test_finite_pixmap_rule():

@@ -14,12 +14,12 @@ kernels' NaN test, giving NaN output pixels.
 
 import numpy as np
 import pytest
+from gpudriz.fallback.drizzle import DRIZZLE_KERNELS
 from helpers.pixmaps import distorted_pixmap
 from numpy.testing import assert_allclose, assert_array_equal
 
 import gpudriz
 from gpudriz.backend.arrays import to_host
-from gpudriz.fallback.drizzle import DRIZZLE_KERNELS
 
 IN_SHAPE = (40, 40)
 OUT_SHAPE = (64, 64)

@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from astropy.wcs import WCS, Sip
+from astropy.wcs import Sip
 from helpers.pixmaps import tan_wcs
 
 from gpudriz.pixmap_grid import (

@@ -4,9 +4,14 @@ calc_pixmap through them is tested in ``test_pixmap.py``."""
 import numpy as np
 import pytest
 from astropy.wcs import WCS, DistortionLookupTable
-
 from gpudriz.fallback.pixmap import table_offset
-from gpudriz.pixmap_tables import TABLE_NAMES, lookup_tables, pack_tables, without_tables
+
+from gpudriz.pixmap_tables import (
+    TABLE_NAMES,
+    lookup_tables,
+    pack_tables,
+    without_tables,
+)
 
 
 def test_table_offset_is_astropys():

@@ -29,8 +29,8 @@ from helpers.paths import KERNELS_DIR
 from numpy.testing import assert_allclose, assert_array_equal
 
 from gpudriz.backend import DeviceMemoryError
-from gpudriz.backend.cuda.loader import module_source
 from gpudriz.backend.cuda.combine import combine as cuda_combine
+from gpudriz.backend.cuda.loader import module_source
 
 pytestmark = pytest.mark.skipif(
     not gxx_available(), reason="g++ is needed to run the CUDA sources on the host"

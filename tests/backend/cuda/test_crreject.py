@@ -28,8 +28,8 @@ from helpers.cuda_host import gxx_available, host_backend, host_module
 from helpers.paths import KERNELS_DIR
 from numpy.testing import assert_array_equal
 
-from gpudriz.backend.cuda.loader import module_source
 from gpudriz.backend.cuda.crreject import driz_cr as cuda_driz_cr
+from gpudriz.backend.cuda.loader import module_source
 
 pytestmark = pytest.mark.skipif(
     not gxx_available(), reason="g++ is needed to run the CUDA sources on the host"

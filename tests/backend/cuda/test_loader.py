@@ -15,10 +15,14 @@ import subprocess
 import numpy as np
 import pytest
 from helpers.cuda_host import parse_signatures
-
 from helpers.paths import KERNELS_DIR
 
-from gpudriz.backend.cuda.loader import KERNEL_FILES, NVRTC_OPTIONS, module_source, needs_index64
+from gpudriz.backend.cuda.loader import (
+    KERNEL_FILES,
+    NVRTC_OPTIONS,
+    module_source,
+    needs_index64,
+)
 
 #: Entries whose Numba twin has another name (the twin's driver loops differ).
 TWIN_NAMES = {}

@@ -20,13 +20,13 @@ import warnings
 
 import numpy as np
 import pytest
+from gpudriz.fallback.drizzle import KERNEL_NAMES
 from helpers.cuda_host import gxx_available, host_backend
 from helpers.pixmaps import distorted_pixmap
 from numpy.testing import assert_allclose, assert_array_equal
 
 import gpudriz
 from gpudriz.backend import DeviceMemoryError, cuda_status
-from gpudriz.fallback.drizzle import KERNEL_NAMES
 
 pytestmark = pytest.mark.skipif(not gxx_available(), reason="g++ is needed for the host shim")
 
