@@ -1,4 +1,10 @@
-"""Backend selection: names, the environment variable, and what happens without a usable GPU."""
+"""Backend selection: the CPU backend, and what happens without a usable GPU.
+
+Names and the environment variable are tested with the other argument checks, in
+``tests/engine/test_validation.py``.
+"""
+
+import sys
 
 import pytest
 
@@ -13,8 +19,6 @@ def test_cpu_backend_is_the_numba_drivers():
 
 
 def test_cuda_status_without_cupy(monkeypatch):
-    import sys
-
     selection.cuda_status.cache_clear()
     monkeypatch.setitem(sys.modules, "cupy", None)  # "import cupy" raises ImportError
     try:

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+import gpudriz
 from gpudriz.context import decode_context
 
 
@@ -16,8 +17,6 @@ def test_bits_of_every_plane_and_both_dtypes():
 
 
 def test_round_trip_through_drizzle():
-    import gpudriz
-
     y, x = np.indices((4, 5), dtype=np.float64)
     d = gpudriz.Drizzle(out_shape=(4, 5), max_ctx_id=40, backend="cpu")
     for k in range(35):

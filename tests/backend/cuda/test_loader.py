@@ -8,6 +8,7 @@ each source's header names that twin.
 """
 
 import importlib
+import inspect
 import re
 import shutil
 import subprocess
@@ -119,7 +120,10 @@ def test_one_list_of_sources_each_with_its_twin_and_driver():
     assert sorted(p.stem for p in KERNELS_DIR.glob("*.cu")) == sorted(KERNEL_FILES)
     for name in KERNEL_FILES:
         importlib.import_module(f"gpudriz.fallback.{name}")
-        importlib.import_module(f"gpudriz.backend.cuda.{name}")
+        driver = importlib.import_module(f"gpudriz.backend.cuda.{name}")
+        # One driver per source: it launches the kernels of its own source only.
+        launched = set(re.findall(r'\.launch\(\s*"(\w+)"', inspect.getsource(driver)))
+        assert launched == {name}, f"gpudriz.backend.cuda.{name} launches {sorted(launched)}"
 
 
 def test_unknown_source_names_the_sources():
