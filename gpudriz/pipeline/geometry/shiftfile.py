@@ -78,22 +78,18 @@ import logging
 import math
 import os
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_area
 
-from gpudriz.pipeline.io.inputs import (
-    InputError,
-    _reason,
-    file_rootname,
-    split_extension,
-)
+from gpudriz.pipeline.geometry.wcs import linear_wcs, parse_wcs
+from gpudriz.pipeline.io.fits import InputError, reason
+from gpudriz.pipeline.io.inputs import file_rootname, split_extension
 
 __all__ = ["ShiftFile", "ShiftLine", "apply_shiftfile", "corrected_wcs", "correction_matrix", "read_shiftfile"]
 
@@ -201,7 +197,7 @@ def read_shiftfile(path) -> ShiftFile:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"shift file '{path}' cannot be read as text ({_reason(exc)}).") from None
+        raise InputError(f"shift file '{path}' cannot be read as text ({reason(exc)}).") from None
     header: dict[str, tuple[str, int]] = {}
     shifts: list[ShiftLine] = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -386,8 +382,6 @@ def _in_reference_pixels(s, shifts, exposure, ref, ref_scale):
 
 def _jacobian_to(w, ref) -> np.ndarray:
     """d(reference pixel)/d(chip pixel) of the chip's linear WCS at its CRPIX (central differences)."""
-    from gpudriz.pipeline.geometry.distortion import linear_wcs
-
     lin = linear_wcs(w)
     x0, y0 = (float(c) - 1.0 for c in lin.wcs.crpix)
     x = np.array([x0 + 1.0, x0 - 1.0, x0, x0])
@@ -416,8 +410,6 @@ def corrected_wcs(w: WCS, ref: WCS, matrix, offset, *, name: str = "chip") -> WC
     astropy.wcs.WCS
         A copy with CRVAL and CD (or PC) replaced.
     """
-    from gpudriz.pipeline.geometry.distortion import linear_wcs
-
     matrix = np.asarray(matrix, dtype=np.float64)
     offset = np.asarray(offset, dtype=np.float64)
 
@@ -511,7 +503,7 @@ def _read_reference(spec: str, shiftfile: Path, cwd) -> WCS:
     try:
         hdul = fits.open(path, mode="readonly", memmap=False)
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... for a bad file
-        raise InputError(f"{what} is not a readable FITS file ({_reason(exc)}).") from None
+        raise InputError(f"{what} is not a readable FITS file ({reason(exc)}).") from None
     with hdul:
         if ext is not None:
             try:
@@ -528,12 +520,10 @@ def _read_reference(spec: str, shiftfile: Path, cwd) -> WCS:
 
 
 def _celestial(header, hdul):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        try:
-            w = WCS(header, fobj=hdul)
-        except Exception:
-            return None  # not a WCS header; the caller tries the next HDU or reports
+    try:
+        w = parse_wcs(header, hdul, "")
+    except InputError:
+        return None  # not a WCS header; the caller tries the next HDU or reports
     if not w.has_celestial:
         return None
     return w if w.naxis == 2 else w.celestial

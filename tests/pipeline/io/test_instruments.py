@@ -14,6 +14,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from gpudriz.pipeline.io.inputs import InputError
+from gpudriz.pipeline.io.amplifiers import amp_split
 from gpudriz.pipeline.io.instruments import DEFAULT_CRBIT, read_exposure
 from gpudriz.pixmap import pixel_scale
 
@@ -193,11 +194,9 @@ def test_amplifier_boundary_from_ltv(tmp_path, ltv1, ltm, split):
 
 
 def test_full_frame_boundary_is_the_middle():
-    from gpudriz.pipeline.io.instruments import _split
-
-    assert _split(4096, 0.0, 1.0, 2048) == 2048  # ACS/WFC, WFC3/UVIS flt
-    assert _split(2048, 0.25, 0.5, 2048) == 1024  # binned 2x2
-    assert _split(1014, -5.0, 1.0, 512) == 507  # WFC3/IR flt: 5 reference pixels trimmed
+    assert amp_split(4096, 0.0, 1.0, 2048) == 2048  # ACS/WFC, WFC3/UVIS flt
+    assert amp_split(2048, 0.25, 0.5, 2048) == 1024  # binned 2x2
+    assert amp_split(1014, -5.0, 1.0, 512) == 507  # WFC3/IR flt: 5 reference pixels trimmed
 
 
 def test_missing_amplifier_gain(tmp_path):
