@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from gpudriz.pipeline.io.inputs import InputError, _reason
+from gpudriz.pipeline.io.fits import InputError, reason
 from gpudriz.pipeline.steps.stats import clipped_stats
 
 __all__ = [
@@ -284,5 +284,5 @@ def read_static_file(path, chip_keys: Sequence, *, shapes: Mapping | None = None
     except InputError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... on bad files
-        raise InputError(f"staticfile '{path}' is not a readable FITS file ({_reason(exc)}).") from None
+        raise InputError(f"staticfile '{path}' is not a readable FITS file ({reason(exc)}).") from None
     return masks
