@@ -42,7 +42,7 @@ import math
 import numbers
 from typing import NamedTuple
 
-__all__ = ["ClippedStats", "clipped_stats", "MAX_BINS"]
+__all__ = ["ClippedStats", "clipped_stats", "check_positive", "check_limit", "MAX_BINS"]
 
 #: Most histogram bins the mode may use.  A sample of N values has its
 #: extremes within sqrt(N) sigma of its mean, so a sensible binwidth needs at
@@ -69,13 +69,15 @@ class ClippedStats(NamedTuple):
     npix: int
 
 
-def _check_positive(value, name: str) -> float:
+def check_positive(value, name: str) -> float:
+    """``value`` as a float; ValueError naming ``name`` unless it is a positive finite number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"'{name}' must be a positive finite number; got {value!r}.")
     return float(value)
 
 
-def _check_limit(value, name: str) -> float | None:
+def check_limit(value, name: str) -> float | None:
+    """``value`` as a float, or None (no limit); ValueError naming ``name`` for NaN or a non-number."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
@@ -174,11 +176,11 @@ def clipped_stats(
     """
     if isinstance(nclip, bool) or not isinstance(nclip, numbers.Integral) or nclip < 0:
         raise ValueError(f"'nclip' must be a non-negative integer; got {nclip!r}.")
-    lsigma = _check_positive(lsigma, "lsigma")
-    usigma = _check_positive(usigma, "usigma")
-    binwidth = _check_positive(binwidth, "binwidth")
-    lower = _check_limit(lower, "lower")
-    upper = _check_limit(upper, "upper")
+    lsigma = check_positive(lsigma, "lsigma")
+    usigma = check_positive(usigma, "usigma")
+    binwidth = check_positive(binwidth, "binwidth")
+    lower = check_limit(lower, "lower")
+    upper = check_limit(upper, "upper")
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"'lower' ({lower:g}) must not be above 'upper' ({upper:g}).")
 
