@@ -39,13 +39,10 @@ import numpy as np
 from gpudriz.backend import get_backend
 from gpudriz.pipeline.config import editpars as E
 from gpudriz.pipeline.config import parameters as P
-from gpudriz.pipeline.config.mdriztab import read_mdriztab
-from gpudriz.pipeline.geometry.distortion import apply_coeffs
-from gpudriz.pipeline.geometry.outframe import OutputFrame, output_frame
-from gpudriz.pipeline.geometry.shiftfile import apply_shiftfile, read_shiftfile
-from gpudriz.pipeline.io import checks, inplace, products
-from gpudriz.pipeline.io.inputs import resolve_inputs
-from gpudriz.pipeline.io.instruments import Exposure, read_exposure
+from gpudriz.pipeline.geometry.outframe import OutputFrame
+from gpudriz.pipeline.initialization import apply_mdriztab, initialize
+from gpudriz.pipeline.io import inplace, products
+from gpudriz.pipeline.io.instruments import Exposure
 from gpudriz.pipeline.io.provenance import InputRow, Provenance
 from gpudriz.pipeline.memory import RunSize, check_run
 from gpudriz.pipeline.state import (
@@ -56,7 +53,6 @@ from gpudriz.pipeline.state import (
     PipelineError,
     RunState,
     by_exposure,
-    to_electrons,
 )
 from gpudriz.pipeline.steps import chipdata
 from gpudriz.pipeline.steps.blot import BlotParams, blot_chip, read_median
@@ -239,53 +235,9 @@ class Multidrizzle:
         if choice is None and p["backend"] != "auto":
             choice = p["backend"]
         self.backend = get_backend(choice)
-        inputs = resolve_inputs(p["input"], output=p["output"], cwd=self.workdir)
-        self.output = inputs.output
-        self.ivm = inputs.ivm
-        overrides = {k: p[k] for k in ("gain", "gnkeyword", "rdnoise", "rnkeyword", "exptime",
-                                       "expkeyword", "crbit") if p[k] is not None}  # fmt: skip
-        self.exposures = [
-            read_exposure(path, group=p["group"], overrides=overrides, bits=p["bits"])
-            for path in inputs.exposures
-        ]
-        # What only shows across inputs or in the pixels, checked before any work.
-        checks.check_rootnames(self.exposures)
-        checks.check_chip_shapes(self.exposures)
-        checks.check_wcs(self.exposures)
-        checks.check_ivms(self.exposures, self.ivm)
-        empty = checks.empty_chips(self.exposures)
-        self.chips = [
-            ChipWork(chip=c, exposure=e, to_electrons=to_electrons(c),
-                     empty=(c.path, c.extver) in empty)
-            for e in self.exposures for c in e.chips
-        ]  # fmt: skip
-        # The distortion model, then the registration corrections, go into each
-        # chip's WCS before any frame is computed from them.
-        apply_coeffs(self.exposures, p["coeffs"], cwd=self.workdir)
-        if p["shiftfile"]:
-            apply_shiftfile(read_shiftfile(self.path(p["shiftfile"])), self.exposures,
-                            default_reference=lambda: self._final_frame().wcs, cwd=self.workdir)
-        if p["final_wht_type"] == "IVM" and any(v is None for v in self.ivm):
-            raise P.ParameterError(
-                "final_wht_type = IVM needs an inverse-variance map for every exposure "
-                "(the second column of an @file)."
-            )
-        if p["final_wht_type"] == "ERR":
-            missing = [c.chip.name for c in self.chips if not c.chip.has_err]
-            if missing:
-                raise P.ParameterError(
-                    f"final_wht_type = ERR needs ERR extensions; {missing[0]} has none."
-                )
-        wcs_list = [c.chip.wcs for c in self.chips]
-        shapes = [c.chip.shape for c in self.chips]
-        # INDEF scale: the first input's undistorted scale as the instrument
-        # model knows it (IDCSCALE for HST), as MultiDrizzle does.
-        native = self.chips[0].chip.pixel_scale
-        self.separate_frame = output_frame(
-            wcs_list, shapes, scale=p["driz_sep_scale"] or native, rot=p["driz_sep_rot"],
-            outnx=p["driz_sep_outnx"], outny=p["driz_sep_outny"], ra=p["ra"], dec=p["dec"],
-        )  # fmt: skip
-        self.final_frame = self._final_frame()
+        init = initialize(p, self.workdir)
+        self.output, self.ivm, self.exposures, self.chips = init.output, init.ivm, init.exposures, init.chips
+        self.separate_frame, self.final_frame = init.separate_frame, init.final_frame
         self._built = True
         log.info(
             "build: %d exposure(s), %d chip(s); separate frame %dx%d, final frame %dx%d; "
@@ -294,17 +246,6 @@ class Multidrizzle:
             self.final_frame.shape[1], self.final_frame.shape[0], self.backend.name,
         )  # fmt: skip
         return self
-
-    def _final_frame(self) -> OutputFrame:
-        """The final frame of the chips' current WCS (also the shift file's default reference)."""
-        p = self.pars
-        native = self.chips[0].chip.pixel_scale
-        return output_frame(
-            [c.chip.wcs for c in self.chips], [c.chip.shape for c in self.chips],
-            scale=p["final_scale"] or native, rot=p["final_rot"], outnx=p["final_outnx"],
-            outny=p["final_outny"], ra=p["ra"], dec=p["dec"],
-            refimage=self.path(p["refimage"]) if p["refimage"] else None,
-        )  # fmt: skip
 
     def run(self, static=None, skysub=None, driz_separate=None, median=None, blot=None,
             driz_cr=None, driz_combine=None):  # fmt: skip
@@ -512,26 +453,10 @@ class Multidrizzle:
     def _apply_mdriztab(self, given=None):
         """Set the parameters from the MDRIZTAB row that fits the inputs (``mdriztab=yes``).
 
-        The table's values override the other parameters (manual,
-        ``mdriztab``), never input, output, mdriztab or backend; a value given
-        to ``Multidrizzle()`` that the table replaces is logged as a warning.
-        The row is kept as ``self.mdriztab``.
+        See :func:`gpudriz.pipeline.initialization.apply_mdriztab`; the row is
+        kept as ``self.mdriztab``.
         """
-        inputs = resolve_inputs(self.pars["input"], output=self.pars["output"], cwd=self.workdir)
-        selection = read_mdriztab(inputs.exposures, workdir=self.workdir)
-        given = {P.canonical_name(k): v for k, v in (given or {}).items()}
-        for name, value in selection.values.items():
-            if name in given and P.validate(name, given[name]) != value:
-                log.warning("mdriztab: the table's %s = %s replaces the %s given.", name,
-                            P.format_value(value), P.format_value(P.validate(name, given[name])))  # fmt: skip
-        self.pars.update(selection.values)
-        self.mdriztab = selection
-        log.info(
-            "mdriztab: parameters from %s (MDRIZTAB = %s), row %d: filter %s, numimages %d, for %d "
-            "input exposure(s); %s.", selection.path, selection.name, selection.row,
-            selection.filter, selection.numimages, selection.nimages,
-            ", ".join(f"{k} = {P.format_value(v)}" for k, v in selection.values.items()) or "no values",
-        )  # fmt: skip
+        self.mdriztab = apply_mdriztab(self.pars, self.workdir, given)
 
     # -- the chips as the steps see them (gpudriz.pipeline.steps.chipdata) -----------------
 
