@@ -6,19 +6,30 @@
 >>> md.run()                                                    # doctest: +SKIP
 
 The steps (MultiDrizzle manual, section 1.4) run in order, each switched by
-its parameter and by :meth:`Multidrizzle.run`'s arguments:
+its parameter and by :meth:`Multidrizzle.run`'s arguments; each is a task
+with explicit inputs in its own module of :mod:`gpudriz.pipeline.steps`:
 
-1. initialization (:meth:`Multidrizzle.build`): inputs, instrument model,
-   output frames;
-2. ``static``: per-chip static bad-pixel mask, AND-ed over exposures;
-3. ``skysub``: per-chip clipped sky, MultiDrizzle's per-exposure minimum
-   surface brightness rule, recorded as MDRIZSKY;
-4. ``driz_separate``: each exposure drizzled onto the separate frame;
-5. ``median``: the separate images combined section by section under a
-   memory budget;
-6. ``blot``: the median blotted back to every chip;
-7. ``driz_cr``: cosmic rays found by comparing each chip with its blot;
-8. ``driz_combine``: the final drizzle, with the cosmic rays masked.
+1. initialization (:meth:`Multidrizzle.build`, :mod:`~gpudriz.pipeline.initialization`):
+   inputs, instrument model, output frames;
+2. ``static`` (:mod:`~gpudriz.pipeline.steps.static`): per-chip static bad-pixel mask,
+   AND-ed over exposures;
+3. ``skysub`` (:mod:`~gpudriz.pipeline.steps.sky`, :mod:`~gpudriz.pipeline.steps.skymatch`):
+   per-chip clipped sky, the per-exposure minimum surface brightness rule, MDRIZSKY;
+4. ``driz_separate`` (:mod:`~gpudriz.pipeline.steps.separate`): each exposure drizzled
+   onto the separate frame;
+5. ``median`` (:mod:`~gpudriz.pipeline.steps.median`): the separate images combined
+   section by section under a memory budget;
+6. ``blot`` (:mod:`~gpudriz.pipeline.steps.blot`): the median blotted back to every chip;
+7. ``driz_cr`` (:mod:`~gpudriz.pipeline.steps.driz_cr`): cosmic rays, each chip against its blot;
+8. ``driz_combine`` (:mod:`~gpudriz.pipeline.steps.final`): the final drizzle, cosmic rays masked.
+
+:class:`Multidrizzle` owns the run's state (:mod:`gpudriz.pipeline.state`:
+each chip's :class:`~gpudriz.pipeline.state.ChipWork`, the single images,
+the median) and the order: for each step it gathers the task's inputs from
+the state (a chip's :class:`~gpudriz.pipeline.state.ChipInput`, the frame,
+the step's parameters, the backend's name), calls the task and stores what
+it returns.  The tasks never see the ``Multidrizzle`` object, and their
+inputs are picklable.
 
 The orchestration never touches an array library directly beyond the
 backend's array module ``xp``; the per-pixel work runs on the backend
@@ -345,7 +356,8 @@ class Multidrizzle:
         # A generator: one chip's mask at a time joins the per-number masks.
         masks = ((w.key, static_chip(w.task_input(), params, name)) for w in self.chips)
         # self.path keeps an absolute name as it is.
-        combined = combine_static(masks, name, staticfile=self.path(p["staticfile"]) if p["staticfile"] else None,
+        staticfile = self.path(p["staticfile"]) if p["staticfile"] else None
+        combined = combine_static(masks, name, staticfile=staticfile,
                                   shapes={w.key: w.chip.shape for w in self.chips})  # fmt: skip
         for w in self.chips:
             w.static_ok = combined[w.key]
@@ -388,24 +400,26 @@ class Multidrizzle:
         self.state.singles = []
         for group in by_exposure(self.chips):
             single = separate_exposure([w.task_input() for w in group], group[0].exposure.exptime,
-                                       self.separate_frame, params, self._task_backend, self.workdir, prov)  # fmt: skip
+                                       self.separate_frame, params, self._task_backend, self.workdir,
+                                       prov)  # fmt: skip
             self.intermediates += [single.sci_path, single.wht_path]
             self.state.singles.append((group, single))
 
     def _median(self):
-        """The single images combined into the median and its counts (:mod:`gpudriz.pipeline.steps.median`)."""
+        """The single images combined into the median and its counts (:mod:`~gpudriz.pipeline.steps.median`)."""
         groups = [g for g, _ in self.state.singles]
         median = median_singles(
             [s.sci_path for _, s in self.state.singles], [s.wht_path for _, s in self.state.singles],
             [g[0].exposure.exptime for g in groups], [np.mean([w.sky for w in g]) for g in groups],
             [np.mean([w.chip.rdnoise for w in g]) for g in groups], self.separate_frame,
-            MedianParams.from_pars(self.pars), self._task_backend, self.workdir, self.output, self.provenance(),
+            MedianParams.from_pars(self.pars), self._task_backend, self.workdir, self.output,
+            self.provenance(),
         )  # fmt: skip
         self.intermediates += [median.path, median.count_path]
         self.state.median = median
 
     def _blot(self):
-        """The median blotted back to every chip, and its noise term (:mod:`gpudriz.pipeline.steps.blot`)."""
+        """The median blotted back to every chip, and its noise term (:mod:`~gpudriz.pipeline.steps.blot`)."""
         if self.state.median is None:
             raise PipelineError("blot: there is no median image; run the median step.")
         name, params, prov = self._task_backend, BlotParams.from_pars(self.pars), self.provenance()
@@ -417,7 +431,7 @@ class Multidrizzle:
             w.blot_path, w.median_var_path = r.blot_path, r.median_var_path
 
     def _driz_cr(self):
-        """Cosmic rays of every chip against its blot; the masks and _cor files (:mod:`gpudriz.pipeline.steps.driz_cr`)."""
+        """Every chip against its blot; the masks and _cor files (:mod:`~gpudriz.pipeline.steps.driz_cr`)."""
         p, params = self.pars, DrizCrParams.from_pars(self.pars)
         scales = {}
         for w in self.chips:
