@@ -9,7 +9,6 @@ the gpudriz version and the backend.
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import shlex
 import tempfile
@@ -42,8 +41,6 @@ __all__ = [
     "read_ivm",
     "provenance_cards",
 ]
-
-log = logging.getLogger("gpudriz")
 
 
 def atomic_write(hdul: fits.HDUList, path, *, checksum=False):
