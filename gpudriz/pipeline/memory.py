@@ -28,8 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpudriz.backend.memory import Available, available_memory
+from gpudriz.pipeline.state import MEDIAN_BUDGET
 
-__all__ = ["Available", "StepNeed", "available_memory", "step_needs", "check_run", "MemoryLimitError"]
+__all__ = ["Available", "StepNeed", "RunSize", "available_memory", "step_needs", "check_run",
+           "MemoryLimitError"]  # fmt: skip
 
 #: Bytes per pixel of the final frame: SCI and WHT (float32), the co-added variance (float32), one
 #: float64 accumulation cell, ERR and its temporaries while it is computed, and the host copies
@@ -68,29 +70,54 @@ def _fmt(n) -> str:
     return f"{int(n)} bytes"
 
 
-def step_needs(md, todo) -> list[StepNeed]:
+@dataclass(frozen=True)
+class RunSize:
+    """What a run's memory needs depend on: its chips, frames and a few parameters.
+
+    Attributes
+    ----------
+    chip_shapes : tuple of (int, int)
+        Every input chip's shape.
+    chip_keys : tuple
+        Every input chip's number (SCI EXTVER): one static mask per number.
+    n_exposures : int
+    separate_shape, final_shape : (int, int)
+        The separate and final frames.
+    driz_cr_corr : bool
+        driz_cr keeps each chip's ``_cor`` data.
+    context : bool
+        The final drizzle has context planes.
+    """
+
+    chip_shapes: tuple
+    chip_keys: tuple
+    n_exposures: int
+    separate_shape: tuple
+    final_shape: tuple
+    driz_cr_corr: bool
+    context: bool
+
+
+def step_needs(size: RunSize, todo) -> list[StepNeed]:
     """Estimated peak host memory of each step switched on in ``todo`` (a dict step name -> bool).
 
     Parameters
     ----------
-    md : gpudriz.Multidrizzle
-        Built (frames and chips known).
+    size : RunSize
+        The built run's chips and frames.
     todo : dict
         Step name -> whether it runs.
     """
-    from gpudriz.pipeline.multidrizzle import MEDIAN_BUDGET
-
-    p = md.pars
-    chip_px = max(int(np.prod(w.chip.shape)) for w in md.chips)
+    chip_px = max(int(np.prod(shape)) for shape in size.chip_shapes)
     chip = CHIP_BYTES_PER_PIXEL * chip_px
     # Held across steps: one static mask per chip number, one CR mask per chip, _cor data.
-    n_ver = len({w.key for w in md.chips})
+    n_ver = len(set(size.chip_keys))
     held_static = n_ver * chip_px if todo.get("static") else 0
-    held_cr = sum(int(np.prod(w.chip.shape)) for w in md.chips) * (1 + (4 if p["driz_cr_corr"] else 0))
-    sy, sx = md.separate_frame.shape
-    fy, fx = md.final_frame.shape
+    held_cr = sum(int(np.prod(shape)) for shape in size.chip_shapes) * (1 + (4 if size.driz_cr_corr else 0))
+    sy, sx = size.separate_shape
+    fy, fx = size.final_shape
     sep_px, fin_px = sy * sx, fy * fx
-    n_exp = len(md.exposures)
+    n_exp = size.n_exposures
     sep_advice = "lower driz_sep_outnx/driz_sep_outny or raise driz_sep_scale (twice the scale needs a quarter)"
     fin_advice = "lower final_outnx/final_outny or raise final_scale (twice the scale needs a quarter)"
     chip_note = f"and {CHIP_BYTES_PER_PIXEL} B per pixel of the largest {chip_px}-pixel input chip"
@@ -114,7 +141,7 @@ def step_needs(md, todo) -> list[StepNeed]:
                             f"{chip_note.removeprefix('and ')} and every chip's cosmic-ray mask",
                             "use fewer or smaller input chips"),
     }
-    ctx_planes = math.ceil(len(md.chips) / 32) if p["context"] else 0
+    ctx_planes = math.ceil(len(size.chip_shapes) / 32) if size.context else 0
     per_px = FINAL_BYTES_PER_PIXEL + CONTEXT_BYTES_PER_PIXEL * max(0, ctx_planes - 1) - (0 if ctx_planes else 4)
     needs["driz_combine"] = StepNeed(
         "driz_combine", per_px * fin_px + chip + held_static + held_cr,
@@ -122,8 +149,10 @@ def step_needs(md, todo) -> list[StepNeed]:
     return [needs[name] for name in needs if todo.get(name)]
 
 
-def check_run(md, todo) -> None:
+def check_run(size: RunSize, todo) -> None:
     """Refuse the run, before any step, if a step would need more memory than is available.
+
+    ``size`` and ``todo`` as :func:`step_needs` takes them.
 
     Raises
     ------
@@ -131,7 +160,7 @@ def check_run(md, todo) -> None:
         Naming the step, its need and what it is made of, the memory
         available and which limit sets it, and what to change.
     """
-    needs = step_needs(md, todo)
+    needs = step_needs(size, todo)
     if not needs:
         return
     avail = available_memory()

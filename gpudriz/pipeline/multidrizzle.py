@@ -6,19 +6,30 @@
 >>> md.run()                                                    # doctest: +SKIP
 
 The steps (MultiDrizzle manual, section 1.4) run in order, each switched by
-its parameter and by :meth:`Multidrizzle.run`'s arguments:
+its parameter and by :meth:`Multidrizzle.run`'s arguments; each is a task
+with explicit inputs in its own module of :mod:`gpudriz.pipeline.steps`:
 
-1. initialization (:meth:`Multidrizzle.build`): inputs, instrument model,
-   output frames;
-2. ``static``: per-chip static bad-pixel mask, AND-ed over exposures;
-3. ``skysub``: per-chip clipped sky, MultiDrizzle's per-exposure minimum
-   surface brightness rule, recorded as MDRIZSKY;
-4. ``driz_separate``: each exposure drizzled onto the separate frame;
-5. ``median``: the separate images combined section by section under a
-   memory budget;
-6. ``blot``: the median blotted back to every chip;
-7. ``driz_cr``: cosmic rays found by comparing each chip with its blot;
-8. ``driz_combine``: the final drizzle, with the cosmic rays masked.
+1. initialization (:meth:`Multidrizzle.build`, :mod:`~gpudriz.pipeline.initialization`):
+   inputs, instrument model, output frames;
+2. ``static`` (:mod:`~gpudriz.pipeline.steps.static`): per-chip static bad-pixel mask,
+   AND-ed over exposures;
+3. ``skysub`` (:mod:`~gpudriz.pipeline.steps.sky`, :mod:`~gpudriz.pipeline.steps.skymatch`):
+   per-chip clipped sky, the per-exposure minimum surface brightness rule, MDRIZSKY;
+4. ``driz_separate`` (:mod:`~gpudriz.pipeline.steps.separate`): each exposure drizzled
+   onto the separate frame;
+5. ``median`` (:mod:`~gpudriz.pipeline.steps.median`): the separate images combined
+   section by section under a memory budget;
+6. ``blot`` (:mod:`~gpudriz.pipeline.steps.blot`): the median blotted back to every chip;
+7. ``driz_cr`` (:mod:`~gpudriz.pipeline.steps.driz_cr`): cosmic rays, each chip against its blot;
+8. ``driz_combine`` (:mod:`~gpudriz.pipeline.steps.final`): the final drizzle, cosmic rays masked.
+
+:class:`Multidrizzle` owns the run's state (:mod:`gpudriz.pipeline.state`:
+each chip's :class:`~gpudriz.pipeline.state.ChipWork`, the single images,
+the median) and the order: for each step it gathers the task's inputs from
+the state (a chip's :class:`~gpudriz.pipeline.state.ChipInput`, the frame,
+the step's parameters, the backend's name), calls the task and stores what
+it returns.  The tasks never see the ``Multidrizzle`` object, and their
+inputs are picklable.
 
 The orchestration never touches an array library directly beyond the
 backend's array module ``xp``; the per-pixel work runs on the backend
@@ -32,118 +43,49 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from gpudriz.backend import get_backend
-from gpudriz.backend.arrays import to_xp
+from gpudriz.pipeline.config import editpars as E
 from gpudriz.pipeline.config import parameters as P
-from gpudriz.pipeline.geometry.distortion import apply_coeffs
-from gpudriz.pipeline.geometry.outframe import OutputFrame, output_frame
-from gpudriz.pipeline.geometry.shiftfile import apply_shiftfile, read_shiftfile
-from gpudriz.pipeline.io import checks, inplace
-from gpudriz.pipeline.io.inputs import resolve_inputs
-from gpudriz.pipeline.io.instruments import Chip, Exposure, read_exposure
-from gpudriz.pipeline.memory import check_run
+from gpudriz.pipeline.geometry.outframe import OutputFrame
+from gpudriz.pipeline.initialization import apply_mdriztab, initialize
+from gpudriz.pipeline.io import inplace, products
+from gpudriz.pipeline.io.instruments import Exposure
+from gpudriz.pipeline.io.provenance import InputRow, Provenance
+from gpudriz.pipeline.memory import RunSize, check_run
+from gpudriz.pipeline.state import (
+    MASKPT,
+    MEDIAN_BUDGET,
+    STEP_NAMES,
+    ChipWork,
+    PipelineError,
+    RunState,
+    by_exposure,
+)
+from gpudriz.pipeline.steps import chipdata
+from gpudriz.pipeline.steps.blot import BlotParams, blot_chip, read_median
+from gpudriz.pipeline.steps.driz_cr import DrizCrParams, driz_cr_chip
+from gpudriz.pipeline.steps.final import FinalParams, final_drizzle
+from gpudriz.pipeline.steps.median import MedianParams, median_singles
+from gpudriz.pipeline.steps.separate import SeparateParams, separate_exposure
+from gpudriz.pipeline.steps.sky import SkyParams, combine_skies, sky_chip, user_chip_sky
+from gpudriz.pipeline.steps.skymatch import match_sky
+from gpudriz.pipeline.steps.static import StaticParams, combine_static, static_chip
 from gpudriz.pipeline.workfolder import (
     FolderBusyError,
     FolderLock,
     remove_stale_temporaries,
 )
-from gpudriz.pixmap import calc_pixmap
-from gpudriz.resample import Drizzle
 
-__all__ = ["Multidrizzle", "STEP_NAMES", "help", "PipelineError"]
+__all__ = ["Multidrizzle", "ChipWork", "STEP_NAMES", "MASKPT", "MEDIAN_BUDGET", "help", "PipelineError"]
 
 log = logging.getLogger("gpudriz")
 
-#: The run() switches, in the order the steps run.
-STEP_NAMES = ("static", "skysub", "driz_separate", "median", "blot", "driz_cr", "driz_combine")
-
-#: MultiDrizzle's weight-mask threshold for ``median_newmasks`` (algorithms.md).
-MASKPT = 0.7
-
-#: Memory the median may use for one section of the stacked images (bytes).
-MEDIAN_BUDGET = 512 * 2**20
-
 #: What ``workinplace=yes`` writes into the inputs after a step (manual, workinplace).
 _IN_PLACE = {"skysub": inplace.write_sky, "driz_cr": inplace.write_cr_flags}
-
-
-class PipelineError(RuntimeError):
-    """A pipeline step cannot go on; the message says which and why."""
-
-
-@dataclass(eq=False)
-class ChipWork:
-    """Working state of one input chip (never written back to the input file).
-
-    Attributes
-    ----------
-    chip : Chip
-        Headers and instrument model.
-    exposure : Exposure
-    to_electrons : float
-        Factor from the file's units to electrons.
-    static_ok : array or None
-        Static mask (True = good), shared by every chip with the same EXTVER.
-    sky : float
-        Sky subtracted (electrons).
-    sky_by_user : bool
-        The sky was subtracted before gpudriz (``skyuser``): it is recorded,
-        never subtracted again.
-    sky_written : bool
-        The sky was subtracted from the input file itself (``workinplace``).
-    blot_path : Path or None
-        The blotted median of this chip (electrons, sky not included).
-    median_var_path : Path or None
-        What that blot adds to the variance of driz_cr's ``D - B``
-        (electrons squared, :mod:`gpudriz.pipeline.steps.median_noise`).
-    cr_noise_scale : float or None
-        driz_cr's measured noise of ``D - B`` over its model (CRNOISE).
-    crmask : array or None
-        Cosmic rays found by driz_cr (True = CR).
-    cor : ndarray or None
-        The chip with its cosmic rays replaced by the blot (``driz_cr_corr``).
-    empty : bool
-        The chip has no data (all zero, or no finite pixel): it has no say
-        in its exposure's sky (:func:`gpudriz.pipeline.io.checks.empty_chips`).
-    """
-
-    chip: Chip
-    exposure: Exposure
-    to_electrons: float
-    static_ok: object = None
-    sky: float = 0.0
-    sky_by_user: bool = False
-    sky_written: bool = False
-    blot_path: Path | None = None
-    median_var_path: Path | None = None
-    cr_noise_scale: float | None = None
-    crmask: object = None
-    cor: object = field(default=None, repr=False)
-    empty: bool = False
-
-    @property
-    def key(self):
-        return self.chip.extver
-
-    @property
-    def sky_in_data(self) -> bool:
-        """Whether the input data still contain the sky (not removed by the user or in place)."""
-        return not (self.sky_by_user or self.sky_written)
-
-
-def _to_electrons(chip: Chip) -> float:
-    if chip.units == "electrons":
-        return 1.0
-    if chip.units == "counts":
-        return float(chip.gain)
-    if chip.units == "electrons/s":
-        return float(chip.exptime)
-    raise PipelineError(f"{chip.name}: unknown units {chip.units!r}.")
 
 
 def help():  # noqa: A001 - the manual's name: multidrizzle.help()
@@ -222,9 +164,8 @@ class Multidrizzle:
         self.intermediates: list[Path] = []
         self.ivm = []
         self._built = False
-        self._singles = []
-        self._median_path = None
-        self._median_count_path = None
+        #: What the steps produced that later steps read (gpudriz.pipeline.state.RunState).
+        self.state = RunState()
         #: The MDRIZTAB row applied (gpudriz.pipeline.config.mdriztab.MdriztabSelection), or None.
         self.mdriztab = None
         # The manual's session edits parameters between Multidrizzle() and
@@ -268,8 +209,6 @@ class Multidrizzle:
         ImportError
             For the form, when ipywidgets is not installed.
         """
-        from gpudriz.pipeline.config import editpars as E
-
         if mode not in (None, "editor", "form"):
             raise P.ParameterError(
                 f"editpars mode = {mode!r} is not valid: expected None, 'editor' or 'form'."
@@ -307,53 +246,9 @@ class Multidrizzle:
         if choice is None and p["backend"] != "auto":
             choice = p["backend"]
         self.backend = get_backend(choice)
-        inputs = resolve_inputs(p["input"], output=p["output"], cwd=self.workdir)
-        self.output = inputs.output
-        self.ivm = inputs.ivm
-        overrides = {k: p[k] for k in ("gain", "gnkeyword", "rdnoise", "rnkeyword", "exptime",
-                                       "expkeyword", "crbit") if p[k] is not None}  # fmt: skip
-        self.exposures = [
-            read_exposure(path, group=p["group"], overrides=overrides, bits=p["bits"])
-            for path in inputs.exposures
-        ]
-        # What only shows across inputs or in the pixels, checked before any work.
-        checks.check_rootnames(self.exposures)
-        checks.check_chip_shapes(self.exposures)
-        checks.check_wcs(self.exposures)
-        checks.check_ivms(self.exposures, self.ivm)
-        empty = checks.empty_chips(self.exposures)
-        self.chips = [
-            ChipWork(chip=c, exposure=e, to_electrons=_to_electrons(c),
-                     empty=(c.path, c.extver) in empty)
-            for e in self.exposures for c in e.chips
-        ]  # fmt: skip
-        # The distortion model, then the registration corrections, go into each
-        # chip's WCS before any frame is computed from them.
-        apply_coeffs(self.exposures, p["coeffs"], cwd=self.workdir)
-        if p["shiftfile"]:
-            apply_shiftfile(read_shiftfile(self.path(p["shiftfile"])), self.exposures,
-                            default_reference=lambda: self._final_frame().wcs, cwd=self.workdir)
-        if p["final_wht_type"] == "IVM" and any(v is None for v in self.ivm):
-            raise P.ParameterError(
-                "final_wht_type = IVM needs an inverse-variance map for every exposure "
-                "(the second column of an @file)."
-            )
-        if p["final_wht_type"] == "ERR":
-            missing = [c.chip.name for c in self.chips if not c.chip.has_err]
-            if missing:
-                raise P.ParameterError(
-                    f"final_wht_type = ERR needs ERR extensions; {missing[0]} has none."
-                )
-        wcs_list = [c.chip.wcs for c in self.chips]
-        shapes = [c.chip.shape for c in self.chips]
-        # INDEF scale: the first input's undistorted scale as the instrument
-        # model knows it (IDCSCALE for HST), as MultiDrizzle does.
-        native = self.chips[0].chip.pixel_scale
-        self.separate_frame = output_frame(
-            wcs_list, shapes, scale=p["driz_sep_scale"] or native, rot=p["driz_sep_rot"],
-            outnx=p["driz_sep_outnx"], outny=p["driz_sep_outny"], ra=p["ra"], dec=p["dec"],
-        )  # fmt: skip
-        self.final_frame = self._final_frame()
+        init = initialize(p, self.workdir)
+        self.output, self.ivm, self.exposures, self.chips = init.output, init.ivm, init.exposures, init.chips
+        self.separate_frame, self.final_frame = init.separate_frame, init.final_frame
         self._built = True
         log.info(
             "build: %d exposure(s), %d chip(s); separate frame %dx%d, final frame %dx%d; "
@@ -362,17 +257,6 @@ class Multidrizzle:
             self.final_frame.shape[1], self.final_frame.shape[0], self.backend.name,
         )  # fmt: skip
         return self
-
-    def _final_frame(self) -> OutputFrame:
-        """The final frame of the chips' current WCS (also the shift file's default reference)."""
-        p = self.pars
-        native = self.chips[0].chip.pixel_scale
-        return output_frame(
-            [c.chip.wcs for c in self.chips], [c.chip.shape for c in self.chips],
-            scale=p["final_scale"] or native, rot=p["final_rot"], outnx=p["final_outnx"],
-            outny=p["final_outny"], ra=p["ra"], dec=p["dec"],
-            refimage=self.path(p["refimage"]) if p["refimage"] else None,
-        )  # fmt: skip
 
     def run(self, static=None, skysub=None, driz_separate=None, median=None, blot=None,
             driz_cr=None, driz_combine=None):  # fmt: skip
@@ -399,7 +283,13 @@ class Multidrizzle:
                      blot=blot, driz_cr=driz_cr, driz_combine=driz_combine)  # fmt: skip
         todo = {k: (self.pars[k] if v is None else bool(v)) for k, v in asked.items()}
         # The whole need of every step against the memory this process may use, before any work.
-        check_run(self, todo)
+        p = self.pars
+        check_run(RunSize(
+            chip_shapes=tuple(w.chip.shape for w in self.chips), chip_keys=tuple(w.key for w in self.chips),
+            n_exposures=len(self.exposures), separate_shape=tuple(self.separate_frame.shape),
+            final_shape=tuple(self.final_frame.shape), driz_cr_corr=bool(p["driz_cr_corr"]),
+            context=bool(p["context"]),
+        ), todo)  # fmt: skip
         try:
             lock = FolderLock(self.workdir)
             lock.__enter__()
@@ -414,60 +304,175 @@ class Multidrizzle:
 
     def _run_steps(self, todo):
         """The enabled steps in order, then the runfile (the folder is locked by :meth:`run`)."""
-        from gpudriz.pipeline.steps import legacy as _steps
-
         steps = [
-            ("static", _steps.static_mask),
-            ("skysub", _steps.sky_subtraction),
-            ("driz_separate", _steps.drizzle_separate),
-            ("median", _steps.median_image),
-            ("blot", _steps.blot_median),
-            ("driz_cr", _steps.cosmic_rays),
-            ("driz_combine", _steps.final_drizzle),
+            ("static", self._static),
+            ("skysub", self._skysub),
+            ("driz_separate", self._driz_separate),
+            ("median", self._median),
+            ("blot", self._blot),
+            ("driz_cr", self._driz_cr),
+            ("driz_combine", self._driz_combine),
         ]
         enabled = [(name, fn) for name, fn in steps if todo[name]]
         for k, (name, fn) in enumerate(enabled, 1):
             log.info("step %d/%d: %s", k, len(enabled), name)
             t0 = time.perf_counter()
-            fn(self)
+            fn()
             if self.pars["workinplace"] and name in _IN_PLACE:
-                _IN_PLACE[name](self)
+                _IN_PLACE[name](self.chips)
             self.timings[name] = time.perf_counter() - t0
             log.info("step %d/%d: %s done in %.2f s", k, len(enabled), name, self.timings[name])
-        from gpudriz.pipeline.io import products
-
-        products.write_runfile(self)
+        runfile = products.write_runfile(self.pars, self.workdir)
+        if runfile is not None:
+            self.products["runfile"] = runfile
         if self.pars["clean"]:
-            products.clean_intermediates(self)
+            products.clean_intermediates(self.intermediates)
+            self.intermediates = []
         return self.products
+
+    # -- the steps: gather each task's inputs from the state, store what it returns -------
+
+    @property
+    def _task_backend(self):
+        """The backend as the step tasks are given it (its name where that selects it)."""
+        return chipdata.task_backend(self.backend)
+
+    def provenance(self) -> Provenance:
+        """The run's provenance record, as the files written now carry it."""
+        table = self.mdriztab  # gpudriz.pipeline.config.mdriztab.MdriztabSelection (mdriztab=yes)
+        return Provenance(
+            backend=self.backend.name if self.backend else "", nchips=len(self.chips),
+            changed=tuple(self.pars.changed().items()),
+            mdriztab_name=None if table is None else table.name,
+            mdriztab_row=None if table is None else table.row,
+            inputs=tuple(InputRow(w.chip.path, w.chip.extver, w.exposure.rootname, w.chip.exptime, w.sky)
+                         for w in self.chips),
+        )  # fmt: skip
+
+    def _static(self):
+        """Per-chip static masks (clipped mode - static_sig x rms), AND-ed over exposures."""
+        p, name = self.pars, self._task_backend
+        params = StaticParams.from_pars(p)
+        # A generator: one chip's mask at a time joins the per-number masks.
+        masks = ((w.key, static_chip(w.task_input(), params, name)) for w in self.chips)
+        # self.path keeps an absolute name as it is.
+        staticfile = self.path(p["staticfile"]) if p["staticfile"] else None
+        combined = combine_static(masks, name, staticfile=staticfile,
+                                  shapes={w.key: w.chip.shape for w in self.chips})  # fmt: skip
+        for w in self.chips:
+            w.static_ok = combined[w.key]
+
+    def _skysub(self):
+        """Per-chip clipped sky combined per ``skymethod`` (or ``skyuser``'s), recorded as MDRIZSKY.
+
+        localmin (the manual's rule): per exposure the lowest surface brightness
+        of its chips; globalmin: the lowest rate per unit area of all exposures,
+        for all; match: the exposures' sky differences solved from their
+        overlaps (:mod:`gpudriz.pipeline.steps.skymatch`), anchored on the localmin values.
+        """
+        p, name = self.pars, self._task_backend
+        if p["skyuser"]:
+            # The user's value wins over every skymethod.
+            for w in self.chips:
+                w.sky = user_chip_sky(w.task_input(), w.exposure.primary_header, p["skyuser"])
+                w.sky_by_user = True
+            log.info("skysub: MDRIZSKY (e-) %s", {w.chip.name: round(w.sky, 3) for w in self.chips})
+            return
+        groups = by_exposure(self.chips)
+        params = SkyParams.from_pars(p)
+        values = [[sky_chip(w.task_input(), params, name) for w in group] for group in groups]
+        scales = [[w.chip.pixel_scale for w in group] for group in groups]
+        names = [group[0].exposure.path.name for group in groups]
+        skies = combine_skies(values, scales, [g[0].chip.exptime for g in groups], names, p["skymethod"])
+        if p["skymethod"] == "match":
+            skies = match_sky([[w.task_input() for w in g] for g in groups], skies, self.separate_frame, name)
+        for group, group_skies in zip(groups, skies):
+            for w, sky in zip(group, group_skies):
+                if not np.isfinite(sky):
+                    raise PipelineError(f"sky: no usable pixels to measure the sky of {w.chip.name}.")
+                w.sky = float(sky)
+        log.info("skysub (%s): MDRIZSKY (e-) %s", p["skymethod"],
+                 {w.chip.name: round(w.sky, 3) for w in self.chips})  # fmt: skip
+
+    def _driz_separate(self):
+        """Each exposure drizzled onto the separate frame, in e-/s, weights exptime x good."""
+        params, prov = SeparateParams.from_pars(self.pars), self.provenance()
+        self.state.singles = []
+        for group in by_exposure(self.chips):
+            single = separate_exposure([w.task_input() for w in group], group[0].exposure.exptime,
+                                       self.separate_frame, params, self._task_backend, self.workdir,
+                                       prov)  # fmt: skip
+            self.intermediates += [single.sci_path, single.wht_path]
+            self.state.singles.append((group, single))
+
+    def _median(self):
+        """The single images combined into the median and its counts (:mod:`~gpudriz.pipeline.steps.median`)."""
+        groups = [g for g, _ in self.state.singles]
+        median = median_singles(
+            [s.sci_path for _, s in self.state.singles], [s.wht_path for _, s in self.state.singles],
+            [g[0].exposure.exptime for g in groups], [np.mean([w.sky for w in g]) for g in groups],
+            [np.mean([w.chip.rdnoise for w in g]) for g in groups], self.separate_frame,
+            MedianParams.from_pars(self.pars), self._task_backend, self.workdir, self.output,
+            self.provenance(),
+        )  # fmt: skip
+        self.intermediates += [median.path, median.count_path]
+        self.state.median = median
+
+    def _blot(self):
+        """The median blotted back to every chip, and its noise term (:mod:`~gpudriz.pipeline.steps.blot`)."""
+        if self.state.median is None:
+            raise PipelineError("blot: there is no median image; run the median step.")
+        name, params, prov = self._task_backend, BlotParams.from_pars(self.pars), self.provenance()
+        med, counts = read_median(self.state.median, name)
+        for w in self.chips:
+            r = blot_chip(w.task_input(), med, counts, len(self.state.singles), self.separate_frame,
+                          params, name, self.workdir, prov)  # fmt: skip
+            self.intermediates += [r.blot_path, r.median_var_path]
+            w.blot_path, w.median_var_path = r.blot_path, r.median_var_path
+
+    def _driz_cr(self):
+        """Every chip against its blot; the masks and _cor files (:mod:`~gpudriz.pipeline.steps.driz_cr`)."""
+        p, params = self.pars, DrizCrParams.from_pars(self.pars)
+        scales = {}
+        for w in self.chips:
+            if w.blot_path is None:
+                raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
+            r = driz_cr_chip(w.task_input(), w.blot_path, w.median_var_path, params, self._task_backend)
+            w.crmask, w.cr_noise_scale, w.cor = r.crmask, r.noise_scale, r.cor
+            scales[w.chip.name] = round(w.cr_noise_scale, 3)
+        self.products.update(products.write_crmasks(
+            [(w.exposure.rootname, w.chip.extver, w.crmask, w.cr_noise_scale) for w in self.chips],
+            self.workdir, self.provenance()))  # fmt: skip
+        if p["driz_cr_corr"]:
+            self.products.update(products.write_cor(
+                [(w.exposure.path, w.exposure.rootname, w.chip, w.cor, w.crmask) for w in self.chips],
+                self.workdir))  # fmt: skip
+        log.info("driz_cr: noise of D - B over its model, per chip %s", scales)
+        log.info("driz_cr: cosmic-ray pixels per chip %s",
+                 {w.chip.name: int(w.crmask.sum()) for w in self.chips})  # fmt: skip
+
+    def _driz_combine(self):
+        """The final drizzle and its product (:mod:`gpudriz.pipeline.steps.final`)."""
+        p = self.pars
+        ivms = [None] * len(self.chips)
+        if p["final_wht_type"] == "IVM":
+            ivms = [self.ivm[self.exposures.index(w.exposure)] for w in self.chips]
+        image = final_drizzle([w.task_input() for w in self.chips], ivms, self.final_frame,
+                              FinalParams.from_pars(p), self._task_backend)  # fmt: skip
+        self.products.update(products.write_drizzle_product(
+            self.workdir, self.output, image.planes(), self.final_frame, self.provenance(),
+            build=p["build"]))  # fmt: skip
+        log.info("driz_combine: wrote %s", ", ".join(str(f.name) for f in self.products.values()))
 
     def _apply_mdriztab(self, given=None):
         """Set the parameters from the MDRIZTAB row that fits the inputs (``mdriztab=yes``).
 
-        The table's values override the other parameters (manual,
-        ``mdriztab``), never input, output, mdriztab or backend; a value given
-        to ``Multidrizzle()`` that the table replaces is logged as a warning.
-        The row is kept as ``self.mdriztab``.
+        See :func:`gpudriz.pipeline.initialization.apply_mdriztab`; the row is
+        kept as ``self.mdriztab``.
         """
-        from gpudriz.pipeline.config.mdriztab import read_mdriztab
+        self.mdriztab = apply_mdriztab(self.pars, self.workdir, given)
 
-        inputs = resolve_inputs(self.pars["input"], output=self.pars["output"], cwd=self.workdir)
-        selection = read_mdriztab(inputs.exposures, workdir=self.workdir)
-        given = {P.canonical_name(k): v for k, v in (given or {}).items()}
-        for name, value in selection.values.items():
-            if name in given and P.validate(name, given[name]) != value:
-                log.warning("mdriztab: the table's %s = %s replaces the %s given.", name,
-                            P.format_value(value), P.format_value(P.validate(name, given[name])))  # fmt: skip
-        self.pars.update(selection.values)
-        self.mdriztab = selection
-        log.info(
-            "mdriztab: parameters from %s (MDRIZTAB = %s), row %d: filter %s, numimages %d, for %d "
-            "input exposure(s); %s.", selection.path, selection.name, selection.row,
-            selection.filter, selection.numimages, selection.nimages,
-            ", ".join(f"{k} = {P.format_value(v)}" for k, v in selection.values.items()) or "no values",
-        )  # fmt: skip
-
-    # -- helpers used by the steps ----------------------------------------------
+    # -- the chips as the steps see them (gpudriz.pipeline.steps.chipdata) -----------------
 
     @property
     def xp(self):
@@ -475,41 +480,26 @@ class Multidrizzle:
 
     def read_electrons(self, work: ChipWork):
         """The chip's science array in electrons, on the backend (sky not subtracted)."""
-        sci = work.chip.read_sci()
-        if not np.isfinite(sci).all():
-            log.info("%s: %d non-finite pixel(s) ignored.", work.chip.name,
-                     int((~np.isfinite(sci)).sum()))  # fmt: skip
-        return to_xp(sci * np.float32(work.to_electrons), self.xp, np.float32)
+        return chipdata.read_electrons(work.task_input(), self.xp)
 
     def dq_good(self, work: ChipWork):
         """DQ-good pixels of the chip (the ``bits`` parameter), on the backend."""
-        dq = work.chip.read_dq()
-        good = (dq & ~np.uint32(work.chip.good_bits)) == 0
-        return to_xp(good, self.xp)
+        return chipdata.dq_good(work.chip, self.xp)
 
     def good_mask(self, work: ChipWork, *, with_cr=False):
         """DQ-good AND static-good (AND not a cosmic ray when ``with_cr``)."""
-        good = self.dq_good(work)
-        if work.static_ok is not None:
-            good &= work.static_ok
-        if with_cr and work.crmask is not None:
-            good &= ~work.crmask
-        return good
+        return chipdata.good_mask(work.task_input(), self.xp, with_cr=with_cr)
 
     def pixmap_to(self, work: ChipWork, frame: OutputFrame):
         """The chip's pixmap into ``frame``, on the backend."""
-        return calc_pixmap(work.chip.wcs, frame.wcs, shape=work.chip.shape, backend=self.backend,
-                           device=True)  # fmt: skip
+        return chipdata.pixmap_to(work.chip, frame, self.backend)
 
     def scale_ratio(self, work: ChipWork, frame: OutputFrame) -> float:
         """Output pixel size over the chip's undistorted pixel size."""
-        return float(frame.pixel_scale / work.chip.pixel_scale)
+        return chipdata.scale_ratio(work.chip, frame)
 
     def path(self, name: str) -> Path:
         return self.workdir / name
 
     def new_drizzle(self, kernel, frame, fillval, *, context=False, nimages=1):
-        return Drizzle(kernel=kernel, fillval=fillval, out_shape=frame.shape,
-                       disable_ctx=not context, max_ctx_id=max(nimages - 1, 0),
-                       backend=self.backend)  # fmt: skip
-
+        return chipdata.new_drizzle(kernel, frame, fillval, self.backend, context=context, nimages=nimages)

@@ -5,6 +5,15 @@ import pytest
 
 import gpudriz
 from gpudriz.backend import BackendUnavailableError, get_backend
+from gpudriz.backend.validate import (
+    check_sign,
+    finite_real,
+    is_bool,
+    is_real,
+    optional_limit,
+    positive_number,
+    real_number,
+)
 
 PM = np.dstack(np.meshgrid(np.arange(6.0), np.arange(5.0)))
 DATA = np.ones((5, 6), np.float32)
@@ -145,3 +154,50 @@ def test_list_valued_output_arrays_are_accepted():
 def test_list_valued_1d_context_is_drizzles_value_error():
     with pytest.raises(ValueError, match=r"^'out_ctx' must be either a 2D or 3D array\."):
         gpudriz.Drizzle(kernel="point", out_shape=(10, 10), out_ctx=[0, 0, 0], backend="cpu")
+
+
+# --- the shared validators of gpudriz.backend.validate ----------------------------------
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), np.array(False)])
+def test_booleans_are_not_numbers(value):
+    assert is_bool(value) and not is_real(value)
+    assert finite_real(value) is None and finite_real(value, text=True) is None
+
+
+@pytest.mark.parametrize(
+    "value, text, expected",
+    [
+        (3, False, 3.0), (np.float32(0.5), False, 0.5), (np.int64(-2), False, -2.0),
+        (float("nan"), False, None), (float("inf"), False, None), ("0.8", False, None),
+        ("0.8", True, 0.8), (" 4 ", True, 4.0), ("inf", True, None), ("abc", True, None),
+        (None, True, None), ([1.0], False, None),
+    ],
+)  # fmt: skip
+def test_finite_real(value, text, expected):
+    got = finite_real(value, text=text)
+    assert got == expected and (got is None or type(got) is float)
+
+
+def test_real_number_messages():
+    assert real_number(np.float64(2.0), "x", positive=True) == 2.0
+    with pytest.raises(TypeError, match=r"^'x' must be a real number; got True\.$"):
+        real_number(True, "x")
+    with pytest.raises(ValueError, match=r"^'x' must be finite; got inf\.$"):
+        real_number(float("inf"), "x")
+    with pytest.raises(ValueError, match=r"^'x' must be non-negative; got -1\.0\.$"):
+        check_sign(-1.0, "x", nonnegative=True)
+    assert check_sign(0.0, "x", nonnegative=True) == 0.0
+
+
+def test_positive_number_and_optional_limit():
+    assert positive_number(np.float32(0.25), "lsigma") == 0.25
+    for bad in (0, -1.0, float("nan"), float("inf"), "3", True):
+        with pytest.raises(ValueError, match=r"^'lsigma' must be a positive finite number; got "):
+            positive_number(bad, "lsigma")
+    assert optional_limit(None, "lower") is None
+    assert optional_limit(float("-inf"), "lower") == float("-inf")
+    assert optional_limit(np.int16(-50), "lower") == -50.0
+    for bad in (float("nan"), "1", False):
+        with pytest.raises(ValueError, match=r"^'lower' must be a number or None; got "):
+            optional_limit(bad, "lower")

@@ -80,7 +80,7 @@ def test_median_of_300_inputs_under_64_open_files(tmp_path):
                                   backend="cpu", rdnoise=5.0)
         md.run(static=False, skysub=False, driz_separate=True, median=True, blot=False, driz_cr=False,
                driz_combine=False)
-        print("median", md._median_path)
+        print("median", md.state.median.path)
     """
     t0 = time.perf_counter()
     proc = _python(script, tmp_path)

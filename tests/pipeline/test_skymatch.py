@@ -23,6 +23,7 @@ from gpudriz.pipeline.steps.skymatch import (
     anchor_levels,
     pair_differences,
     solve_offsets,
+    well_covered,
 )
 
 CHIP = (64, 128)
@@ -152,18 +153,17 @@ def test_pair_differences_clip_cosmic_rays():
 
 
 def test_only_well_covered_cells_are_used():
-    from gpudriz.pipeline.steps.skymatch import _well_covered
 
     wht = np.zeros((6, 8))
     wht[1:5, 1:7] = 16.0
     wht[1, 1:7] = 6.0  # a footprint edge, partly covered
     wht[3, 4] = 4.0  # mostly masked (a bad column, a saturated star)
-    ok = _well_covered(wht)
+    ok = well_covered(wht)
     want = np.zeros_like(ok)
     want[2:4, 2:6] = True  # inside: every neighbour covered
     want[3, 4] = False
     np.testing.assert_array_equal(ok, want)
-    assert not _well_covered(np.zeros((3, 3))).any()
+    assert not well_covered(np.zeros((3, 3))).any()
 
 
 # --------------------------------------------------------------------------

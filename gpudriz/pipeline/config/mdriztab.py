@@ -49,7 +49,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from gpudriz.pipeline.config import parameters as P
-from gpudriz.pipeline.io.inputs import InputError, _open_fits, _reason
+from gpudriz.pipeline.io.fits import InputError, open_fits, reason
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -197,7 +197,7 @@ def _read_table(path: Path, name: str, source: str) -> Table:
     """The first table extension of ``path``, with its selection columns checked."""
     where = f"MDRIZTAB = '{name}' in {source}"
     try:
-        hdul = _open_fits(path, "MDRIZTAB table")
+        hdul = open_fits(path, "MDRIZTAB table")
     except InputError as exc:
         raise InputError(f"{str(exc).rstrip('.')} ({where}).") from None
     with hdul:
@@ -212,7 +212,7 @@ def _read_table(path: Path, name: str, source: str) -> Table:
             table = Table.read(hdul, hdu=index, format="fits")
         except Exception as exc:  # astropy raises many kinds on malformed tables
             raise InputError(
-                f"MDRIZTAB table '{path}' cannot be read as a table ({_reason(exc)})."
+                f"MDRIZTAB table '{path}' cannot be read as a table ({reason(exc)})."
             ) from None
     columns = {c.strip().lower() for c in table.colnames}
     for needed in SELECTION_COLUMNS:
@@ -434,7 +434,7 @@ def read_mdriztab(exposures, *, workdir) -> MdriztabSelection:
         header = fits.getheader(first, 0)
     except Exception as exc:  # the inputs were checked already; this is a race or a bad file
         raise InputError(
-            f"exposure '{first}' is not a readable FITS file ({_reason(exc)})."
+            f"exposure '{first}' is not a readable FITS file ({reason(exc)})."
         ) from None
     source = f"the primary header of '{first}'"
     if KEYWORD not in header:

@@ -39,14 +39,14 @@ from __future__ import annotations
 import logging
 import os
 import re
-import warnings
 from pathlib import Path
 
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning, Sip
+from astropy.wcs import WCS, Sip
 
 from gpudriz.pipeline.config.parameters import ParameterError
-from gpudriz.pipeline.io.inputs import InputError, _reason
+from gpudriz.pipeline.geometry.wcs import linear_wcs, parse_wcs
+from gpudriz.pipeline.io.fits import InputError, reason
 
 __all__ = ["apply_coeffs", "linear_wcs", "read_distortion"]
 
@@ -59,30 +59,6 @@ UNSUPPORTED_MODELS = ("cubic", "trauger")
 # the lookup tables astropy reads (CPDIS1, DP1.EXTVER, D2IMDIS2, D2IM1.AXIS.1 ...).
 _SIP_KEY = re.compile(r"^(A|B|AP|BP)_(ORDER|DMAX|\d+_\d+)$")
 _TABLE_KEY = re.compile(r"^(CPDIS[12]|CPERR[12]|D2IMDIS[12]|D2IMERR[12]|D2IMEXT|AXISCORR|(DP|D2IM)[12](\..*)?)$")
-
-
-def linear_wcs(w: WCS) -> WCS:
-    """A copy of ``w`` with only its linear part: no SIP, no lookup tables, no ``-SIP`` CTYPE.
-
-    Parameters
-    ----------
-    w : astropy.wcs.WCS
-        A chip's WCS, distortion included.
-
-    Returns
-    -------
-    astropy.wcs.WCS
-        CRPIX, CRVAL, CD (or PC and CDELT) and projection of ``w``; its
-        ``pixel_shape`` is kept.
-    """
-    lin = w.deepcopy()
-    lin.sip = None
-    lin.cpdis1 = lin.cpdis2 = None
-    lin.det2im1 = lin.det2im2 = None
-    # With SIP gone, "-SIP" would announce a model that is not there.
-    lin.wcs.ctype = [c[:-4] if c.upper().endswith("-SIP") else c for c in lin.wcs.ctype]
-    lin.wcs.set()
-    return lin
 
 
 def apply_coeffs(exposures, coeffs, *, cwd=None) -> None:
@@ -162,7 +138,7 @@ def read_distortion(path, extver: int, linear: WCS, *, chip: str = "") -> WCS:
     try:
         hdul = fits.open(path, mode="readonly", memmap=False)
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... for a bad file
-        raise InputError(f"{what} is not a readable FITS file ({_reason(exc)}).") from None
+        raise InputError(f"{what} is not a readable FITS file ({reason(exc)}).") from None
     with hdul:
         header, where = _model_header(hdul, extver, what)
         model = _distortion_of(header, hdul, linear, f"{what} {where}")
@@ -196,12 +172,7 @@ def _distortion_of(header, hdul, linear, label) -> WCS:
             merged[f"CTYPE{i}"] = ctype + "-SIP"
     for card in cards:
         merged.append(card, end=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        try:
-            parsed = WCS(merged, fobj=hdul)
-        except Exception as exc:
-            raise InputError(f"{label} has an unusable distortion model ({_reason(exc)}).") from None
+    parsed = parse_wcs(merged, hdul, label, model="distortion model")
     # Copy only the distortion onto the exact linear WCS: a header round trip
     # could round CRVAL or CD in their last digits.
     out = linear.deepcopy()

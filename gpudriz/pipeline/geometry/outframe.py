@@ -27,16 +27,17 @@ import logging
 import math
 import numbers
 import os
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_area
 
 from gpudriz.backend.validate import real_number
-from gpudriz.pipeline.io.inputs import InputError, _reason, split_extension
+from gpudriz.pipeline.geometry.wcs import celestial_wcs
+from gpudriz.pipeline.io.fits import InputError, reason
+from gpudriz.pipeline.io.inputs import split_extension
 
 __all__ = ["OutputFrame", "output_frame", "MAX_FRAME_PIXELS", "EDGE_STEP"]
 
@@ -485,7 +486,7 @@ def _reference_frame(refimage) -> OutputFrame:
     try:
         hdul = fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=False)
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... for a bad file
-        raise InputError(f"'refimage' {path!r} is not a readable FITS file ({_reason(exc)}).") from None
+        raise InputError(f"'refimage' {path!r} is not a readable FITS file ({reason(exc)}).") from None
     with hdul:
         hdu = _pick_hdu(hdul, ext, spec)
         hdr = hdu.header
@@ -493,16 +494,5 @@ def _reference_frame(refimage) -> OutputFrame:
             raise InputError(f"'refimage' {spec!r} has no 2-D image shape (NAXIS = {hdr.get('NAXIS', 0)}); "
                              "expected an image with NAXIS = 2 and NAXIS1/NAXIS2.")  # fmt: skip
         shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
-        with warnings.catch_warnings():
-            # astropy "fixes" harmless keywords (dates, RADECSYS) with a warning
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            try:
-                w = WCS(hdr, fobj=hdul)
-            except Exception as exc:
-                raise InputError(f"'refimage' {spec!r} has an unusable WCS ({_reason(exc)}).") from None
-    if w.naxis != 2 or not w.has_celestial:
-        ctypes = ", ".join(repr(c) for c in w.wcs.ctype) or "none"
-        raise InputError(f"'refimage' {spec!r} has no celestial WCS (CTYPE: {ctypes}); expected e.g. "
-                         "RA---TAN, DEC--TAN.")  # fmt: skip
-    w.pixel_shape = (shape[1], shape[0])
+        w = celestial_wcs(hdr, hdul, f"'refimage' {spec!r}", shape)
     return OutputFrame(w, shape)

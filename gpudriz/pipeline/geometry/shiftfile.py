@@ -78,22 +78,18 @@ import logging
 import math
 import os
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_area
 
-from gpudriz.pipeline.io.inputs import (
-    InputError,
-    _reason,
-    file_rootname,
-    split_extension,
-)
+from gpudriz.pipeline.geometry.wcs import corrected_wcs, linear_wcs, parse_wcs, pixel_to_world, world_to_pixel
+from gpudriz.pipeline.io.fits import InputError, reason
+from gpudriz.pipeline.io.inputs import file_rootname, split_extension
 
 __all__ = ["ShiftFile", "ShiftLine", "apply_shiftfile", "corrected_wcs", "correction_matrix", "read_shiftfile"]
 
@@ -110,8 +106,6 @@ _VALUES = {
     "form": {"delta": "delta", "absolute": "absolute"},
 }  # fmt: skip
 _USAGE = "expected 'name xsh ysh [rot [scale]]'"
-# Largest departure (pixels) of a corrected chip WCS from the formula before a warning.
-_FIT_TOL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -201,7 +195,7 @@ def read_shiftfile(path) -> ShiftFile:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"shift file '{path}' cannot be read as text ({_reason(exc)}).") from None
+        raise InputError(f"shift file '{path}' cannot be read as text ({reason(exc)}).") from None
     header: dict[str, tuple[str, int]] = {}
     shifts: list[ShiftLine] = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -386,111 +380,12 @@ def _in_reference_pixels(s, shifts, exposure, ref, ref_scale):
 
 def _jacobian_to(w, ref) -> np.ndarray:
     """d(reference pixel)/d(chip pixel) of the chip's linear WCS at its CRPIX (central differences)."""
-    from gpudriz.pipeline.geometry.distortion import linear_wcs
-
     lin = linear_wcs(w)
     x0, y0 = (float(c) - 1.0 for c in lin.wcs.crpix)
     x = np.array([x0 + 1.0, x0 - 1.0, x0, x0])
     y = np.array([y0, y0, y0 + 1.0, y0 - 1.0])
-    rx, ry = _world_to_pixel(ref, *_pixel_to_world(lin, x, y))
+    rx, ry = world_to_pixel(ref, *pixel_to_world(lin, x, y))
     return np.array([[rx[0] - rx[1], rx[2] - rx[3]], [ry[0] - ry[1], ry[2] - ry[3]]]) / 2.0
-
-
-def corrected_wcs(w: WCS, ref: WCS, matrix, offset, *, name: str = "chip") -> WCS:
-    """``w`` corrected by the affine map ``X -> matrix @ X + offset`` of reference pixels.
-
-    Parameters
-    ----------
-    w : astropy.wcs.WCS
-        A chip's WCS (distortion kept as it is).
-    ref : astropy.wcs.WCS
-        The reference frame.
-    matrix : array_like, shape (2, 2)
-    offset : array_like, shape (2,)
-        The correction in 0-based reference pixels.
-    name : str, optional
-        For the log.
-
-    Returns
-    -------
-    astropy.wcs.WCS
-        A copy with CRVAL and CD (or PC) replaced.
-    """
-    from gpudriz.pipeline.geometry.distortion import linear_wcs
-
-    matrix = np.asarray(matrix, dtype=np.float64)
-    offset = np.asarray(offset, dtype=np.float64)
-
-    def correct(lon, lat):
-        x, y = _world_to_pixel(ref, lon, lat)
-        xy = matrix @ np.vstack([x, y]) + offset[:, None]
-        return _pixel_to_world(ref, xy[0], xy[1])
-
-    lin = linear_wcs(w)
-    crpix = np.asarray(lin.wcs.crpix, dtype=np.float64) - 1.0
-    px, py = _fit_grid(w, crpix)
-    lon, lat = correct(*_pixel_to_world(lin, px, py))
-    crval_lon, crval_lat = correct(*_pixel_to_world(lin, crpix[:1], crpix[1:]))
-    plane = _tangent_plane(lin, float(crval_lon[0]), float(crval_lat[0]))
-    xi, eta = plane.wcs_world2pix(*_world_args(plane, lon, lat), 1)
-    design = np.column_stack([px - crpix[0], py - crpix[1]])
-    target = np.column_stack([xi, eta])
-    cd_t = np.linalg.lstsq(design, target, rcond=None)[0]
-    cd = cd_t.T
-    residual = float(np.max(np.abs(design @ cd_t - target)))
-    scale = math.sqrt(abs(np.linalg.det(cd)))
-    if residual / scale > _FIT_TOL:
-        log.warning("shiftfile: %s: the corrected WCS departs from the correction by %.3g px.",
-                    name, residual / scale)  # fmt: skip
-    out = w.deepcopy()
-    crval = [0.0, 0.0]
-    crval[out.wcs.lng], crval[out.wcs.lat] = float(crval_lon[0]), float(crval_lat[0])
-    out.wcs.crval = crval
-    if out.wcs.has_cd():
-        out.wcs.cd = cd
-    else:
-        out.wcs.pc = cd / np.asarray(out.wcs.cdelt, dtype=np.float64)[:, None]
-    out.wcs.set()
-    out.pixel_shape = w.pixel_shape
-    return out
-
-
-def _fit_grid(w, crpix):
-    """A 9 x 9 grid of 0-based pixel positions over the chip and a margin for its distortion."""
-    nx, ny = w.pixel_shape if w.pixel_shape is not None else (2.0 * crpix[0] + 1.0, 2.0 * crpix[1] + 1.0)
-    mx, my = max(16.0, 0.1 * nx), max(16.0, 0.1 * ny)
-    gx, gy = np.meshgrid(np.linspace(-mx, nx - 1 + mx, 9), np.linspace(-my, ny - 1 + my, 9))
-    return gx.ravel(), gy.ravel()
-
-
-def _tangent_plane(lin, lon0, lat0) -> WCS:
-    """A WCS whose 1-based pixel coordinates are the intermediate world coordinates (deg) about (lon0, lat0)."""
-    t = WCS(naxis=2)
-    t.wcs.ctype = list(lin.wcs.ctype)
-    crval = [0.0, 0.0]
-    crval[lin.wcs.lng], crval[lin.wcs.lat] = lon0, lat0
-    t.wcs.crval = crval
-    t.wcs.crpix = [0.0, 0.0]
-    t.wcs.cd = np.eye(2)
-    t.wcs.lonpole = lin.wcs.lonpole
-    t.wcs.set()
-    return t
-
-
-def _world_args(w, lon, lat):
-    args = [None, None]
-    args[w.wcs.lng], args[w.wcs.lat] = lon, lat
-    return args
-
-
-def _pixel_to_world(w, x, y):
-    world = w.pixel_to_world_values(x, y)
-    return np.asarray(world[w.wcs.lng], dtype=np.float64), np.asarray(world[w.wcs.lat], dtype=np.float64)
-
-
-def _world_to_pixel(w, lon, lat):
-    x, y = w.world_to_pixel_values(*_world_args(w, lon, lat))
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------
@@ -511,7 +406,7 @@ def _read_reference(spec: str, shiftfile: Path, cwd) -> WCS:
     try:
         hdul = fits.open(path, mode="readonly", memmap=False)
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... for a bad file
-        raise InputError(f"{what} is not a readable FITS file ({_reason(exc)}).") from None
+        raise InputError(f"{what} is not a readable FITS file ({reason(exc)}).") from None
     with hdul:
         if ext is not None:
             try:
@@ -528,12 +423,10 @@ def _read_reference(spec: str, shiftfile: Path, cwd) -> WCS:
 
 
 def _celestial(header, hdul):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        try:
-            w = WCS(header, fobj=hdul)
-        except Exception:
-            return None  # not a WCS header; the caller tries the next HDU or reports
+    try:
+        w = parse_wcs(header, hdul, "")
+    except InputError:
+        return None  # not a WCS header; the caller tries the next HDU or reports
     if not w.has_celestial:
         return None
     return w if w.naxis == 2 else w.celestial

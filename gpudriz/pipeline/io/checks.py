@@ -15,7 +15,7 @@ import logging
 import numpy as np
 from astropy.io import fits
 
-from gpudriz.pipeline.io.inputs import InputError
+from gpudriz.pipeline.io.fits import InputError
 
 __all__ = ["check_rootnames", "check_chip_shapes", "check_wcs", "check_ivms", "empty_chips"]
 

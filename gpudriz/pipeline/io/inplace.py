@@ -41,9 +41,9 @@ __all__ = ["write_sky", "write_cr_flags"]
 log = logging.getLogger("gpudriz")
 
 
-def _by_file(md):
+def _by_file(chips):
     groups = {}
-    for w in md.chips:
+    for w in chips:
         groups.setdefault(w.exposure.path, []).append(w)
     return groups
 
@@ -61,8 +61,11 @@ def _open_copy(path: Path) -> fits.HDUList:
         raise InputError(f"workinplace: '{path}' cannot be read back to update it ({exc}).") from None
 
 
-def write_sky(md):
+def write_sky(chips):
     """Subtract each chip's sky from its input SCI array and record it as MDRIZSKY.
+
+    ``chips``: the run's chips (:class:`gpudriz.pipeline.state.ChipWork`), each
+    with its sky; each is marked ``sky_written`` once its file is rewritten.
 
     The sky is written in the file's units (electrons, counts or
     electrons/s).  Chips whose sky the user had already subtracted
@@ -75,8 +78,8 @@ def write_sky(md):
         If a SCI array is not floating point (the sky cannot be subtracted
         without changing its type) or a file cannot be rewritten.
     """
-    for path, chips in _by_file(md).items():
-        todo = [w for w in chips if not w.sky_by_user and not w.sky_written]
+    for path, group in _by_file(chips).items():
+        todo = [w for w in group if not w.sky_by_user and not w.sky_written]
         if not todo:
             continue
         hdul = _open_copy(path)
@@ -97,15 +100,18 @@ def write_sky(md):
         log.info("workinplace: subtracted the sky from %s", Path(path).name)
 
 
-def write_cr_flags(md):
+def write_cr_flags(chips):
     """Set ``crbit`` in the input DQ arrays where driz_cr found cosmic rays.
+
+    ``chips``: the run's chips (:class:`gpudriz.pipeline.state.ChipWork`),
+    each with its cosmic-ray mask.
 
     When ``bits`` counts ``crbit`` as good, flags of an earlier run are
     cleared first.  A chip without a DQ extension gets one (EXTNAME DQ, the
     chip's EXTVER).  ``crbit = 0`` leaves the DQ arrays untouched.
     """
-    for path, chips in _by_file(md).items():
-        todo = [w for w in chips if w.crmask is not None and w.chip.crbit]
+    for path, group in _by_file(chips).items():
+        todo = [w for w in group if w.crmask is not None and w.chip.crbit]
         if not todo:
             continue
         hdul = _open_copy(path)

@@ -15,11 +15,12 @@ import glob
 import logging
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from astropy.io import fits
+
+from gpudriz.pipeline.io.fits import InputError, open_fits, reason
 
 __all__ = ["InputError", "InputSet", "resolve_inputs", "file_rootname", "DEFAULT_OUTPUT"]
 
@@ -35,10 +36,6 @@ ASN_MEMBER_SUFFIXES = ("_flt.fits", "_flc.fits", "_crj.fits")
 _HST_SUFFIXES = ("flt", "flc", "crj", "crc", "raw", "ima", "cal", "c0m", "c1m", "sfl", "drz", "drc")
 _FITS_EXTENSIONS = (".fits.gz", ".fits", ".fit", ".fts")
 _GLOB_CHARS = re.compile(r"[*?\[]")
-
-
-class InputError(ValueError):
-    """A user's input (file, list, header or parameter) cannot be used as given."""
 
 
 @dataclass(frozen=True)
@@ -107,12 +104,6 @@ def _output_rootname(output) -> str:
     return root
 
 
-def _reason(exc: Exception) -> str:
-    """The first sentence of a library's error, to quote inside ours."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text.split(". ")[0].rstrip(".")
-
-
 _EXTENSION = re.compile(r"^(?P<file>.+?)\[(?P<ext>[^\[\]]*)\]$")
 
 
@@ -154,54 +145,12 @@ def _absolute(name: str, base: Path) -> Path:
     return Path(os.path.abspath(p if p.is_absolute() else base / p))
 
 
-def _compressed(path: Path) -> bool:
-    """gzip, bzip2 or zip: astropy reads them, but their size says nothing about the HDUs."""
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    return magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"PK\x03\x04"
-
-
-def _open_fits(path: Path, what: str):
-    """Open ``path`` read-only with every header read; raise if it is not a whole FITS file.
-
-    Astropy drops a truncated last HDU with only a warning; the byte count
-    of the HDUs it found is compared with the file's size instead, so a
-    truncated or padded file is an error, not a silently shorter exposure.
-    The caller closes the returned ``HDUList``.
-    """
-    if not path.is_file():
-        raise InputError(f"{what} '{path}' does not exist.")
-    hdul = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # astropy's truncation warnings; reported below instead
-            hdul = fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True)
-            hdul.readall()
-        last = hdul.fileinfo(len(hdul) - 1)
-        end, size = last["datLoc"] + last["datSpan"], path.stat().st_size
-    except Exception as exc:  # astropy raises OSError, ValueError, TypeError... on bad files
-        if hdul is not None:
-            hdul.close()
-        raise InputError(f"{what} '{path}' is not a readable FITS file ({_reason(exc)}).") from None
-    if end != size and not _compressed(path):
-        hdul.close()
-        raise InputError(f"{what} '{path}' is truncated or corrupt (its HDUs span {end} bytes, the file {size}).")
-    # A file cut exactly at an HDU boundary has a consistent size; NEXTEND says what it should hold.
-    nextend = hdul[0].header.get("NEXTEND")
-    if isinstance(nextend, int) and not isinstance(nextend, bool) and nextend > len(hdul) - 1:
-        hdul.close()
-        raise InputError(f"{what} '{path}' is truncated: its primary header says NEXTEND = {nextend} "
-                         f"extensions but the file holds {len(hdul) - 1} (if extensions were removed on "
-                         "purpose, set NEXTEND to the number left).")  # fmt: skip
-    return hdul
-
-
 def _check_fits(path: Path, what: str) -> bool:
     """Raise unless ``path`` is an existing, whole FITS file.
 
     Returns whether the file holds an ``ASN`` table extension (an association).
     """
-    with _open_fits(path, what) as hdul:
+    with open_fits(path, what) as hdul:
         return any(h.name == "ASN" and isinstance(h, fits.BinTableHDU) for h in hdul[1:])
 
 
@@ -250,7 +199,7 @@ def _read_asn(table: Path) -> tuple[list[Path], str]:
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"association '{table}' is not a readable FITS table ({_reason(exc)}).") from None
+        raise InputError(f"association '{table}' is not a readable FITS table ({reason(exc)}).") from None
 
     members = [
         _asn_member_file(table.parent, name, table)
@@ -328,7 +277,7 @@ def _read_list_file(listfile: Path, base: Path) -> tuple[list[Path], list[Path |
     try:
         lines = listfile.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"input list '@{listfile}' cannot be read as text ({_reason(exc)}).") from None
+        raise InputError(f"input list '@{listfile}' cannot be read as text ({reason(exc)}).") from None
 
     def locate(name: str) -> Path:
         beside = _absolute(name, listfile.parent)

@@ -9,7 +9,6 @@ the gpudriz version and the backend.
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import shlex
 import tempfile
@@ -20,7 +19,9 @@ from astropy.io import fits
 
 from gpudriz.backend.arrays import to_host
 from gpudriz.pipeline.config import parameters as P
+from gpudriz.pipeline.io.inputs import InputError
 from gpudriz.pipeline.io.provenance import (
+    Provenance,
     base_cards,
     header_text,
     inputs_table,
@@ -40,8 +41,6 @@ __all__ = [
     "read_ivm",
     "provenance_cards",
 ]
-
-log = logging.getLogger("gpudriz")
 
 
 def atomic_write(hdul: fits.HDUList, path, *, checksum=False):
@@ -83,25 +82,27 @@ def _replace_atomically(path: Path, write):
         raise
 
 
-def provenance_cards(md) -> fits.Header:
+def provenance_cards(prov: Provenance) -> fits.Header:
     """Primary-header cards of every file written: software, backend, date, chip count.
 
     Fixed in size whatever the number of inputs (:mod:`gpudriz.pipeline.io.provenance`):
     the inputs themselves are listed once, in the final product's
     ``INPUTS`` table, and the parameters in its HISTORY.
     """
-    return base_cards(md)
+    return base_cards(prov)
 
 
-def write_image(path, data, wcs_header, md, *, bunit=None, extname=None, provenance=False):
+def write_image(path, data, wcs_header, prov: Provenance, *, bunit=None, extname=None,
+                provenance=False):  # fmt: skip
     """One image in a simple FITS file (primary HDU) with a WCS and provenance.
 
-    ``provenance``: also the parameters (HISTORY) and the ``INPUTS`` table
-    extension, for a final product (:mod:`gpudriz.pipeline.io.provenance`).
+    ``prov``: the run's provenance record.  ``provenance``: also the
+    parameters (HISTORY) and the ``INPUTS`` table extension, for a final
+    product (:mod:`gpudriz.pipeline.io.provenance`).
     """
-    hdr = provenance_cards(md)
+    hdr = provenance_cards(prov)
     if provenance:
-        parameter_history(md, hdr)
+        parameter_history(prov, hdr)
     hdr.extend(wcs_header, update=True)
     if bunit:
         hdr["BUNIT"] = bunit
@@ -109,41 +110,47 @@ def write_image(path, data, wcs_header, md, *, bunit=None, extname=None, provena
         hdr["EXTNAME"] = extname
     hdus = [fits.PrimaryHDU(np.asarray(data), header=hdr)]
     if provenance:
-        hdus.append(inputs_table(md))
+        hdus.append(inputs_table(prov))
     atomic_write(fits.HDUList(hdus), Path(path))
 
 
-def write_drizzle_product(md, d, frame, *, err=None):
+def write_drizzle_product(folder, output, planes, frame, prov: Provenance, *, build=True) -> dict:
     """``<output>_drz.fits`` (SCI, WHT, CTX, ERR; build=yes) or ``_drz_sci/_wht/_ctx/_err.fits``.
 
     Parameters
     ----------
-    md : Multidrizzle
-    d : gpudriz.resample.Drizzle
-        The final drizzle.
+    folder : Path
+        The output folder.
+    output : str
+        Rootname of the products.
+    planes : mapping
+        ``"SCI"``, ``"WHT"``, ``"CTX"``, ``"ERR"`` -> host array or None (not
+        written): the final drizzle in electrons/s, its weights, its context
+        planes (one plane as a 2-D image) and the propagated error of SCI.
     frame : gpudriz.pipeline.geometry.outframe.OutputFrame
-        Its output frame (WCS of every extension).
-    err : ndarray, optional
-        The propagated error of SCI (electrons/s).  It comes last, after CTX,
-        so that readers of HST's SCI, WHT, CTX layout by index still work.
+        Their output frame (WCS of every extension).
+    prov : Provenance
+        The run's provenance record (parameters and the INPUTS table).
+    build : bool
+        One file with extensions (the ``build`` parameter), else one per plane.
+
+    Returns
+    -------
+    dict
+        The files written by kind: ``"drz"``, or ``"drz_sci"``, ``"drz_wht"``...
     """
     wcs_hdr = frame.header()
-    sci = to_host(d.out_img).astype(np.float32)
-    wht = to_host(d.out_wht).astype(np.float32)
-    ctx = None if d.out_ctx is None else to_host(d.out_ctx)
-    if ctx is not None and ctx.shape[0] == 1:
-        ctx = ctx[0]
-    prov = provenance_cards(md)
-    parameter_history(md, prov)
-    out = md.output
+    prov_cards = provenance_cards(prov)
+    parameter_history(prov, prov_cards)
     # ERR last: readers of HST's SCI, WHT, CTX by index still find them.
-    planes = [("SCI", sci, "ELECTRONS/S"), ("WHT", wht, None), ("CTX", ctx, None),
-              ("ERR", err, "ELECTRONS/S")]  # fmt: skip
-    if md.pars["build"]:
-        primary = fits.PrimaryHDU(header=prov)
-        primary.header["FILENAME"] = header_text(Path(f"{out}_drz.fits").name)
+    units = {"SCI": "ELECTRONS/S", "WHT": None, "CTX": None, "ERR": "ELECTRONS/S"}
+    layers = [(name, planes.get(name), unit) for name, unit in units.items()]
+    written = {}
+    if build:
+        primary = fits.PrimaryHDU(header=prov_cards)
+        primary.header["FILENAME"] = header_text(Path(f"{output}_drz.fits").name)
         hdus = [primary]
-        for name, data, unit in planes:
+        for name, data, unit in layers:
             if data is None:
                 continue
             h = fits.Header()
@@ -154,92 +161,133 @@ def write_drizzle_product(md, d, frame, *, err=None):
                 h["BUNIT"] = unit
             hdus.append(fits.ImageHDU(data, header=h))
         # After ERR: readers of SCI, WHT, CTX, ERR by index are unaffected.
-        hdus.append(inputs_table(md))
-        path = md.path(f"{out}_drz.fits")
+        hdus.append(inputs_table(prov))
+        path = Path(folder) / f"{output}_drz.fits"
         atomic_write(fits.HDUList(hdus), path)
-        md.products["drz"] = path
+        written["drz"] = path
     else:
-        for name, data, unit in planes:
+        for name, data, unit in layers:
             if data is None:
                 continue
-            path = md.path(f"{out}_drz_{name.lower()}.fits")
+            path = Path(folder) / f"{output}_drz_{name.lower()}.fits"
             # The SCI file also carries the parameters and the INPUTS table.
-            write_image(path, data, wcs_hdr, md, bunit=unit, provenance=name == "SCI")
-            md.products[f"drz_{name.lower()}"] = path
-    log.info("driz_combine: wrote %s", ", ".join(str(p.name) for p in md.products.values()))
+            write_image(path, data, wcs_hdr, prov, bunit=unit, provenance=name == "SCI")
+            written[f"drz_{name.lower()}"] = path
+    return written
 
 
-def write_crmasks(md):
-    """``<rootname>_crmask.fits`` per exposure: one CRMASK extension per chip, 1 = cosmic ray."""
+def write_crmasks(masks, folder, prov: Provenance) -> dict:
+    """``<rootname>_crmask.fits`` per exposure: one CRMASK extension per chip, 1 = cosmic ray.
+
+    Parameters
+    ----------
+    masks : sequence of (str, int, array, float or None)
+        Per chip: its exposure's rootname, its EXTVER, its cosmic-ray mask
+        (True = CR) and driz_cr's noise scale (CRNOISE), in input order.
+    folder : Path
+    prov : Provenance
+
+    Returns
+    -------
+    dict
+        ``"crmask:<rootname>"`` -> the file written.
+    """
     groups = {}
-    for w in md.chips:
-        groups.setdefault(w.exposure.rootname, []).append(w)
+    for root, extver, crmask, noise in masks:
+        groups.setdefault(root, []).append((extver, crmask, noise))
+    written = {}
     for root, chips in groups.items():
-        hdus = [fits.PrimaryHDU(header=provenance_cards(md))]
-        for w in chips:
+        hdus = [fits.PrimaryHDU(header=provenance_cards(prov))]
+        for extver, crmask, noise in chips:
             h = fits.Header()
             h["EXTNAME"] = "CRMASK"
-            h["EXTVER"] = w.chip.extver
+            h["EXTVER"] = extver
             h["COMMENT"] = "non-zero where driz_cr detected a cosmic ray"
-            if w.cr_noise_scale is not None:
-                h["CRNOISE"] = (round(float(w.cr_noise_scale), 5),
+            if noise is not None:
+                h["CRNOISE"] = (round(float(noise), 5),
                                 "driz_cr: measured noise of D - B / its model")  # fmt: skip
-            hdus.append(fits.ImageHDU(np.asarray(to_host(w.crmask), dtype=np.uint8), header=h))
-        path = md.path(f"{root}_crmask.fits")
+            hdus.append(fits.ImageHDU(np.asarray(to_host(crmask), dtype=np.uint8), header=h))
+        path = Path(folder) / f"{root}_crmask.fits"
         atomic_write(fits.HDUList(hdus), path)
-        md.products[f"crmask:{root}"] = path
+        written[f"crmask:{root}"] = path
+    return written
 
 
-def write_cor(md):
-    """``<rootname>_cor.fits``: a copy of the input with cosmic-ray pixels replaced by the blot."""
+def write_cor(corrected, folder) -> dict:
+    """``<rootname>_cor.fits``: a copy of the input with cosmic-ray pixels replaced by the blot.
+
+    Parameters
+    ----------
+    corrected : sequence of (Path, str, Chip, ndarray, array)
+        Per chip: its exposure file, rootname, the chip, its data with the
+        cosmic rays replaced (file units) and its cosmic-ray mask.
+    folder : Path
+
+    Returns
+    -------
+    dict
+        ``"cor:<rootname>"`` -> the file written.
+    """
     groups = {}
-    for w in md.chips:
-        groups.setdefault(w.exposure.path, []).append(w)
+    for src, root, chip, cor, crmask in corrected:
+        groups.setdefault(src, []).append((root, chip, cor, crmask))
+    written = {}
     for src, chips in groups.items():
-        root = chips[0].exposure.rootname
+        root = chips[0][0]
         with fits.open(src, memmap=False) as h:
             hdul = fits.HDUList([hdu.copy() for hdu in h])
-        for w in chips:
-            hdul[w.chip.sci_ext].data = w.cor.astype(hdul[w.chip.sci_ext].data.dtype)
-            if w.chip.has_dq and w.chip.crbit:
-                dq = hdul[w.chip.dq_ext].data
-                dq[to_host(w.crmask)] |= np.asarray(w.chip.crbit, dtype=dq.dtype)
-        path = md.path(f"{root}_cor.fits")
+        for _, chip, cor, crmask in chips:
+            hdul[chip.sci_ext].data = cor.astype(hdul[chip.sci_ext].data.dtype)
+            if chip.has_dq and chip.crbit:
+                dq = hdul[chip.dq_ext].data
+                dq[to_host(crmask)] |= np.asarray(chip.crbit, dtype=dq.dtype)
+        path = Path(folder) / f"{root}_cor.fits"
         atomic_write(hdul, path)
-        md.products[f"cor:{root}"] = path
+        written[f"cor:{root}"] = path
+    return written
 
 
-def write_runfile(md):
-    """The ``runfile``: the command that redoes this run (final drizzle included)."""
-    if not md.pars["runfile"]:
-        return
-    args = ["gpudriz", str(md.pars["input"])]
-    for name, value in md.pars.changed().items():
+def write_runfile(pars, folder) -> Path | None:
+    """The ``runfile``: the command that redoes this run (final drizzle included).
+
+    Parameters
+    ----------
+    pars : gpudriz.pipeline.config.parameters.Parameters
+        The run's parameters (``runfile`` names the file; empty: none written).
+    folder : Path
+        The run's folder (relative names are in it).
+
+    Returns
+    -------
+    Path or None
+        The file written.
+    """
+    if not pars["runfile"]:
+        return None
+    args = ["gpudriz", str(pars["input"])]
+    for name, value in pars.changed().items():
         if name == "input":
             continue
         args.append(f"{name}={P.format_value(value)}")
-    path = md.path(md.pars["runfile"])
+    path = Path(folder) / pars["runfile"]
     text = (
         "# gpudriz runfile: the command below redoes this run, final drizzle included.\n"
-        f"# Written {datetime.datetime.now().isoformat(timespec='seconds')} in {md.workdir}\n"
+        f"# Written {datetime.datetime.now().isoformat(timespec='seconds')} in {folder}\n"
         + " ".join(shlex.quote(a) for a in args)
         + "\n"
     )
     atomic_write_text(path, text)
-    md.products["runfile"] = path
+    return path
 
 
-def clean_intermediates(md):
+def clean_intermediates(paths) -> None:
     """Delete the intermediates (single drizzles, median, blots) when ``clean=yes``."""
-    for path in md.intermediates:
+    for path in paths:
         Path(path).unlink(missing_ok=True)
-    md.intermediates = []
 
 
 def read_ivm(path, chip):
     """The inverse-variance map of ``chip`` from its IVM file (EXTNAME IVM, or the matching image)."""
-    from gpudriz.pipeline.io.inputs import InputError
-
     with fits.open(path, memmap=False) as h:
         candidates = [hdu for hdu in h if hdu.is_image and hdu.data is not None]
         named = [hdu for hdu in candidates if hdu.header.get("EXTNAME", "").upper() == "IVM"

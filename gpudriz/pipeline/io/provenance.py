@@ -18,11 +18,66 @@ nothing else.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["header_text", "base_cards", "parameter_history", "inputs_table"]
+from gpudriz.pipeline.config import parameters as P
+
+__all__ = ["InputRow", "Provenance", "software_version", "header_text", "base_cards", "parameter_history", "inputs_table"]
+
+
+@dataclass(frozen=True)
+class InputRow:
+    """One input chip as the ``INPUTS`` table records it (row k is context bit k).
+
+    Attributes
+    ----------
+    path : Path
+        The exposure file.
+    extver : int
+        The chip's SCI EXTVER.
+    rootname : str
+    exptime : float
+        Seconds.
+    sky : float
+        Sky subtracted (electrons).
+    """
+
+    path: object
+    extver: int
+    rootname: str
+    exptime: float
+    sky: float
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a run records in the files it writes: made by the orchestrator, picklable.
+
+    Attributes
+    ----------
+    backend : str
+        The backend's name ("" before one is chosen).
+    nchips : int
+        Number of input chips.
+    changed : tuple of (str, object)
+        The parameters that differ from their defaults, in order.
+    mdriztab_name : str or None
+        The MDRIZTAB used (``mdriztab=yes``), with its row (from 1).
+    mdriztab_row : int or None
+    inputs : tuple of InputRow
+        Every input chip, for the final product's ``INPUTS`` table.
+    """
+
+    backend: str
+    nchips: int
+    changed: tuple = ()
+    mdriztab_name: str | None = None
+    mdriztab_row: int | None = None
+    inputs: tuple = ()
 
 
 def header_text(text) -> str:
@@ -35,29 +90,32 @@ def header_text(text) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in escaped)
 
 
-def base_cards(md) -> fits.Header:
-    """Fixed-size primary-header cards for every file written: software, backend, date, chip count."""
-    import gpudriz
+def software_version() -> str:
+    """gpudriz's version, as ``gpudriz.__version__`` reads it (installed metadata)."""
+    try:
+        return version("gpudriz")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
 
+
+def base_cards(prov: Provenance) -> fits.Header:
+    """Fixed-size primary-header cards for every file written: software, backend, date, chip count."""
     h = fits.Header()
     h["ORIGIN"] = ("gpudriz", "software that wrote this file")
-    h["GPDZVER"] = (gpudriz.__version__, "gpudriz version")
-    h["GPDZBACK"] = (md.backend.name if md.backend else "", "gpudriz backend (engine)")
+    h["GPDZVER"] = (software_version(), "gpudriz version")
+    h["GPDZBACK"] = (prov.backend, "gpudriz backend (engine)")
     h["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
                  "UTC time the file was written")  # fmt: skip
-    h["NDRIZIM"] = (len(md.chips), "number of input chips (see the INPUTS table)")
-    table = getattr(md, "mdriztab", None)  # gpudriz.pipeline.config.mdriztab.MdriztabSelection (mdriztab=yes)
-    if table is not None:
-        h["MDRIZTAB"] = (header_text(table.name), "parameter table used (mdriztab=yes)")
-        h["MDZTABRW"] = (table.row, "row of the MDRIZTAB used (from 1)")
+    h["NDRIZIM"] = (prov.nchips, "number of input chips (see the INPUTS table)")
+    if prov.mdriztab_name is not None:
+        h["MDRIZTAB"] = (header_text(prov.mdriztab_name), "parameter table used (mdriztab=yes)")
+        h["MDZTABRW"] = (prov.mdriztab_row, "row of the MDRIZTAB used (from 1)")
     return h
 
 
-def parameter_history(md, header: fits.Header) -> None:
+def parameter_history(prov: Provenance, header: fits.Header) -> None:
     """Add one HISTORY card per parameter that differs from its default (text escaped to ASCII)."""
-    from gpudriz.pipeline.config import parameters as P
-
-    for name, value in md.pars.changed().items():
+    for name, value in prov.changed:
         header.add_history(header_text(f"gpudriz parameter {name} = {P.format_value(value)}"))
 
 
@@ -68,7 +126,7 @@ def _text_column(name, values) -> fits.Column:
     return fits.Column(name, format=f"{width}A", array=np.array(data, dtype=f"S{width}"))
 
 
-def inputs_table(md) -> fits.BinTableHDU:
+def inputs_table(prov: Provenance) -> fits.BinTableHDU:
     """The ``INPUTS`` extension: one row per input chip, in the order of the context image.
 
     Columns: ``FILENAME`` (the file's name) and ``PATH`` (absolute), both
@@ -76,15 +134,15 @@ def inputs_table(md) -> fits.BinTableHDU:
     ``EXPTIME`` (s) and ``MDRIZSKY`` (sky subtracted, electrons).  Row k
     (from 0) is context bit k.
     """
-    chips = md.chips
+    rows = prov.inputs
     cols = [
-        _text_column("FILENAME", [w.chip.path.name for w in chips]),
-        _text_column("PATH", [str(w.chip.path) for w in chips]),
-        fits.Column("EXTVER", format="J", array=np.array([w.chip.extver for w in chips], dtype=np.int32)),
-        _text_column("ROOTNAME", [w.exposure.rootname for w in chips]),
-        fits.Column("EXPTIME", format="D", unit="s", array=np.array([w.chip.exptime for w in chips], float)),
+        _text_column("FILENAME", [r.path.name for r in rows]),
+        _text_column("PATH", [str(r.path) for r in rows]),
+        fits.Column("EXTVER", format="J", array=np.array([r.extver for r in rows], dtype=np.int32)),
+        _text_column("ROOTNAME", [r.rootname for r in rows]),
+        fits.Column("EXPTIME", format="D", unit="s", array=np.array([r.exptime for r in rows], float)),
         fits.Column("MDRIZSKY", format="D", unit="electron",
-                    array=np.array([round(float(w.sky), 6) for w in chips], float)),  # fmt: skip
+                    array=np.array([round(float(r.sky), 6) for r in rows], float)),  # fmt: skip
     ]
     hdu = fits.BinTableHDU.from_columns(cols, name="INPUTS")
     hdu.header["COMMENT"] = "one row per input chip; row k is context bit k; text columns are UTF-8"

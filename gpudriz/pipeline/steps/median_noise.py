@@ -55,6 +55,10 @@ from statistics import NormalDist
 
 import numpy as np
 
+from gpudriz.backend.arrays import to_host
+from gpudriz.blot import blot_image
+from gpudriz.resample import Drizzle
+
 __all__ = [
     "drizzle_blot_kernel",
     "measure_drizzle_blot_kernel",
@@ -252,10 +256,6 @@ def measure_drizzle_blot_kernel(pixmap, *, kernel, pixfrac, pixel_scale_ratio, i
     -------
     (float, float)
     """
-    from gpudriz.backend.arrays import to_host
-    from gpudriz.blot import blot_image
-    from gpudriz.resample import Drizzle
-
     ny, nx = pixmap.shape[:2]
     h, w = min(PROBE_SIZE, ny), min(PROBE_SIZE, nx)
     if min(h, w) <= 4 * PROBE_MARGIN:

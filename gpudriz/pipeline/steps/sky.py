@@ -26,11 +26,16 @@ import logging
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 
+from gpudriz.backend.validate import optional_limit, positive_number
 from gpudriz.pipeline.io.inputs import InputError
-from gpudriz.pipeline.steps.stats import _check_limit, _check_positive, clipped_stats
+from gpudriz.pipeline.state import ChipInput
+from gpudriz.pipeline.steps.chipdata import backend_of, good_mask, read_electrons
+from gpudriz.pipeline.steps.stats import clipped_stats
 
-__all__ = ["SKY_METHODS", "SKY_STATS", "chip_sky", "exposure_sky", "global_sky", "user_sky"]
+__all__ = ["SKY_METHODS", "SKY_STATS", "SkyParams", "sky_chip", "user_chip_sky", "combine_skies",
+           "chip_sky", "exposure_sky", "global_sky", "user_sky"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
 
@@ -101,9 +106,9 @@ def chip_sky(
     if isinstance(skyclip, bool) or not isinstance(skyclip, numbers.Integral) or skyclip < 0:
         raise ValueError(f"'skyclip' must be a non-negative integer; got {skyclip!r}.")
     for value, label in ((skywidth, "skywidth"), (skylsigma, "skylsigma"), (skyusigma, "skyusigma")):
-        _check_positive(value, label)
-    lower = _check_limit(skylower, "skylower")
-    upper = _check_limit(skyupper, "skyupper")
+        positive_number(value, label)
+    lower = optional_limit(skylower, "skylower")
+    upper = optional_limit(skyupper, "skyupper")
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"'skylower' ({lower:g}) must not be above 'skyupper' ({upper:g}).")
     if good is not None and tuple(good.shape) != tuple(sci.shape):
@@ -288,3 +293,81 @@ def user_sky(header, keyword: str, *, source=None) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise InputError(f"skyuser keyword '{keyword}' in {where} holds {value!r}; expected a finite number.")
     return float(value)
+
+
+# -- the step's tasks -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkyParams:
+    """The sky step's statistics parameters (manual Table 2; :func:`chip_sky`)."""
+
+    skystat: str
+    skywidth: float
+    skylower: float | None
+    skyupper: float | None
+    skyclip: int
+    skylsigma: float
+    skyusigma: float
+
+    @classmethod
+    def from_pars(cls, pars) -> SkyParams:
+        """From the run's :class:`~gpudriz.pipeline.config.parameters.Parameters`."""
+        return cls(**{f.name: pars[f.name] for f in fields(cls)})
+
+
+def sky_chip(chip: ChipInput, params: SkyParams, backend) -> float:
+    """The measured sky of one chip, electrons per pixel (the step's task for one chip).
+
+    Parameters
+    ----------
+    chip : ChipInput
+        The chip and its static mask (DQ- and static-good pixels are used).
+    params : SkyParams
+    backend : str or Backend
+
+    Returns
+    -------
+    float
+        :func:`chip_sky` of its good pixels; NaN for a chip without data
+        (``chip.empty``): it has no say in its exposure's sky.
+    """
+    xp = backend_of(backend).xp
+    value = chip_sky(
+        read_electrons(chip, xp), xp=xp, good=good_mask(chip, xp), skystat=params.skystat,
+        skywidth=params.skywidth, skylower=params.skylower, skyupper=params.skyupper,
+        skyclip=params.skyclip, skylsigma=params.skylsigma, skyusigma=params.skyusigma,
+    )  # fmt: skip
+    # A chip without data (gpudriz.pipeline.io.checks.empty_chips) has no say in its exposure's sky.
+    return math.nan if chip.empty else value
+
+
+def user_chip_sky(chip: ChipInput, primary_header, keyword: str) -> float:
+    """``skyuser``: the sky already subtracted from one chip, in electrons.
+
+    The keyword is looked up in the chip's SCI header first, then in its
+    exposure's ``primary_header`` (:func:`user_sky`).
+    """
+    header = chip.chip.header.copy()
+    header.extend(primary_header, unique=True)  # SCI keyword first
+    return float(user_sky(header, keyword, source=chip.chip.name)) * chip.to_electrons
+
+
+def combine_skies(values, pixel_scales, exptimes, names, method: str) -> list[list[float]]:
+    """Each chip's sky from the measured ones, per ``skymethod`` localmin or globalmin.
+
+    Parameters
+    ----------
+    values, pixel_scales : list of list of float
+        Per exposure, each chip's measured sky (:func:`sky_chip`) and pixel scale.
+    exptimes : list of float
+        Per exposure, its first chip's exposure time.
+    names : list of str
+        The exposures' file names, for the log.
+    method : {"localmin", "globalmin", "match"}
+        "match" gives the localmin values, which anchor
+        :func:`gpudriz.pipeline.steps.skymatch.match_sky`.
+    """
+    if method == "globalmin":
+        return global_sky(values, pixel_scales, exptimes, names=names)
+    return [exposure_sky(v, s, name=n) for v, s, n in zip(values, pixel_scales, names)]

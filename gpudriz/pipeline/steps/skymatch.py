@@ -46,6 +46,14 @@ import numpy as np
 
 from gpudriz.backend.arrays import to_host
 from gpudriz.pipeline.geometry.outframe import OutputFrame, output_frame
+from gpudriz.pipeline.steps.chipdata import (
+    backend_of,
+    good_mask,
+    new_drizzle,
+    pixmap_to,
+    read_electrons,
+    scale_ratio,
+)
 
 __all__ = [
     "COVER_FRACTION",
@@ -58,6 +66,7 @@ __all__ = [
     "match_sky",
     "pair_differences",
     "solve_offsets",
+    "well_covered",
 ]
 
 log = logging.getLogger("gpudriz")
@@ -262,13 +271,15 @@ def anchor_levels(offsets, groups, local) -> np.ndarray:
 # -- measurement ----------------------------------------------------------------------------
 
 
-def match_frame(md, binning=MATCH_BINNING) -> OutputFrame:
+def match_frame(chips, separate_frame: OutputFrame, binning=MATCH_BINNING) -> OutputFrame:
     """The coarse common frame: the separate frame's orientation, ``binning`` times its pixels.
 
     Parameters
     ----------
-    md : gpudriz.Multidrizzle
-        A built pipeline (its chips and separate frame).
+    chips : sequence of Chip
+        Every input chip (their WCS and shapes).
+    separate_frame : OutputFrame
+        The run's separate frame.
     binning : int
         Cell size in separate-frame pixels per side.
 
@@ -278,26 +289,25 @@ def match_frame(md, binning=MATCH_BINNING) -> OutputFrame:
         Holds every input pixel (the footprints are recomputed at the
         coarse scale).
     """
-    sep = md.separate_frame
-    return output_frame([w.chip.wcs for w in md.chips], [w.chip.shape for w in md.chips],
+    sep = separate_frame
+    return output_frame([c.wcs for c in chips], [c.shape for c in chips],
                         scale=sep.pixel_scale * binning, rot=sep.orientation)  # fmt: skip
 
 
-def exposure_rates(md, groups, frame) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def exposure_rates(exposures, frame, backend) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each exposure drizzled onto ``frame`` in electrons/s per square arcsecond.
 
     The sky is not subtracted; weights are the DQ- and static-good masks.
-    The drizzle runs on the pipeline's backend; only the coarse maps come
-    back to the host.
+    The drizzle runs on the backend; only the coarse maps come back to the
+    host.
 
     Parameters
     ----------
-    md : gpudriz.Multidrizzle
-        A built pipeline.
-    groups : list of list of ChipWork
+    exposures : list of list of ChipInput
         The chips of each exposure.
     frame : OutputFrame
         The matching frame (:func:`match_frame`).
+    backend : str or Backend
 
     Returns
     -------
@@ -308,25 +318,26 @@ def exposure_rates(md, groups, frame) -> tuple[list[np.ndarray], list[np.ndarray
         neighbours are covered too) and its weight is at least
         :data:`COVER_FRACTION` of the exposure's median cell weight.
     """
+    be = backend_of(backend)
     rates, valid = [], []
-    for group in groups:
-        d = md.new_drizzle("square", frame, 0.0)
-        for w in group:
-            s = md.scale_ratio(w, frame)
+    for group in exposures:
+        d = new_drizzle("square", frame, 0.0, be)
+        for c in group:
+            s = scale_ratio(c.chip, frame)
             # iscale 1/pscale**2: electrons per pixel -> per square arcsecond
             # (a square-kernel drizzle averages, it keeps surface brightness).
-            d.add_image(md.read_electrons(w), w.chip.exptime, md.pixmap_to(w, frame),
-                        weight_map=md.good_mask(w).astype(np.float32), pixfrac=1.0,
-                        in_units="counts", iscale=1.0 / w.chip.pixel_scale**2,
+            d.add_image(read_electrons(c, be.xp), c.chip.exptime, pixmap_to(c.chip, frame, be),
+                        weight_map=good_mask(c, be.xp).astype(np.float32), pixfrac=1.0,
+                        in_units="counts", iscale=1.0 / c.chip.pixel_scale**2,
                         pixel_scale_ratio=s)  # fmt: skip
         img = to_host(d.out_img).astype(np.float64)
         wht = to_host(d.out_wht).astype(np.float64)
         rates.append(img)
-        valid.append(_well_covered(wht) & np.isfinite(img))
+        valid.append(well_covered(wht) & np.isfinite(img))
     return rates, valid
 
 
-def _well_covered(wht):
+def well_covered(wht):
     """Cells inside the footprint (all 8 neighbours covered) and not mostly masked.
 
     A cell on a footprint's edge averages only part of its area, and a
@@ -442,22 +453,23 @@ def _robust_difference(diff) -> tuple[float, float, int]:
 # -- the step -------------------------------------------------------------------------------
 
 
-def _rate(sky, w) -> float:
-    return float(sky) / (w.chip.exptime * w.chip.pixel_scale**2)
+def _rate(sky, chip) -> float:
+    return float(sky) / (chip.exptime * chip.pixel_scale**2)
 
 
-def match_sky(md, groups, local_skies) -> list[list[float]]:
+def match_sky(groups, local_skies, separate_frame: OutputFrame, backend) -> list[list[float]]:
     """``skymethod = match``: the sky of every chip from the exposures' overlaps.
 
     Parameters
     ----------
-    md : gpudriz.Multidrizzle
-        A built pipeline (chips, separate frame, backend, static masks).
-    groups : list of list of ChipWork
-        The chips of each exposure.
+    groups : list of list of ChipInput
+        The chips of each exposure, with their static masks.
     local_skies : list of list of float
         The localmin sky of every chip (electrons per pixel), as
         :func:`gpudriz.pipeline.steps.sky.exposure_sky` gives it; it anchors the levels.
+    separate_frame : OutputFrame
+        The run's separate frame (the matching frame's orientation).
+    backend : str or Backend
 
     Returns
     -------
@@ -465,11 +477,11 @@ def match_sky(md, groups, local_skies) -> list[list[float]]:
         The sky to subtract from each chip, electrons per pixel, nested like
         ``groups``.
     """
-    names = [g[0].exposure.path.name for g in groups]
+    names = [g[0].exposure_path.name for g in groups]
     # Every chip of an exposure carries the same surface brightness.
-    local = np.array([_rate(sk[0], g[0]) for g, sk in zip(groups, local_skies)])
-    frame = match_frame(md)
-    rates, valid = exposure_rates(md, groups, frame)
+    local = np.array([_rate(sk[0], g[0].chip) for g, sk in zip(groups, local_skies)])
+    frame = match_frame([c.chip for g in groups for c in g], separate_frame)
+    rates, valid = exposure_rates(groups, frame, backend)
     pairs = pair_differences(rates, valid)
     offsets, components = solve_offsets(len(groups), pairs)
     levels = anchor_levels(offsets, components, local)
@@ -488,4 +500,4 @@ def match_sky(md, groups, local_skies) -> list[list[float]]:
                  ", ".join(names[e] for e in group),
                  "; ".join(f"{names[e]} {offsets[e]:+.5g} ({levels[e]:.5g}; {local[e]:.5g})"
                            for e in group))  # fmt: skip
-    return [[float(levels[e]) * w.chip.exptime * w.chip.pixel_scale**2 for w in g] for e, g in enumerate(groups)]
+    return [[float(levels[e]) * c.chip.exptime * c.chip.pixel_scale**2 for c in g] for e, g in enumerate(groups)]

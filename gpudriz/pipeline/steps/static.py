@@ -26,15 +26,22 @@ import math
 import numbers
 import os
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
-from gpudriz.pipeline.io.inputs import InputError, _reason
+from gpudriz.backend.arrays import to_xp
+from gpudriz.pipeline.io.fits import InputError, reason
+from gpudriz.pipeline.state import ChipInput
+from gpudriz.pipeline.steps.chipdata import backend_of, dq_good, read_electrons
 from gpudriz.pipeline.steps.stats import clipped_stats
 
 __all__ = [
+    "StaticParams",
+    "static_chip",
+    "combine_static",
     "chip_static_mask",
     "StaticMask",
     "read_static_file",
@@ -284,5 +291,83 @@ def read_static_file(path, chip_keys: Sequence, *, shapes: Mapping | None = None
     except InputError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... on bad files
-        raise InputError(f"staticfile '{path}' is not a readable FITS file ({_reason(exc)}).") from None
+        raise InputError(f"staticfile '{path}' is not a readable FITS file ({reason(exc)}).") from None
     return masks
+
+
+# -- the step's tasks -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaticParams:
+    """The static step's parameters (manual Table 2).
+
+    Attributes
+    ----------
+    static_sig : float
+        Threshold below the mode, in units of the rms.
+    """
+
+    static_sig: float
+
+    @classmethod
+    def from_pars(cls, pars) -> StaticParams:
+        """From the run's :class:`~gpudriz.pipeline.config.parameters.Parameters`."""
+        return cls(pars["static_sig"])
+
+
+def static_chip(chip: ChipInput, params: StaticParams, backend):
+    """The static mask of one chip of one exposure (the step's task for one chip).
+
+    Parameters
+    ----------
+    chip : ChipInput
+        The chip (its data are read in electrons, its DQ-good pixels measured).
+    params : StaticParams
+    backend : str or Backend
+        The backend's name.
+
+    Returns
+    -------
+    bool array of the backend's ``xp``
+        True = good (:func:`chip_static_mask`).
+    """
+    xp = backend_of(backend).xp
+    sci = read_electrons(chip, xp)
+    return chip_static_mask(sci, xp=xp, static_sig=params.static_sig, dq_good=dq_good(chip.chip, xp))
+
+
+def combine_static(chip_masks, backend, *, staticfile=None, shapes=None) -> dict:
+    """AND the masks of every exposure per chip number, then the user's ``staticfile``.
+
+    Parameters
+    ----------
+    chip_masks : sequence of (hashable, array)
+        Each chip's key (SCI EXTVER) and its mask from :func:`static_chip`,
+        in input order.
+    backend : str or Backend
+    staticfile : Path, optional
+        The user's mask file (:func:`read_static_file`), AND-ed in.
+    shapes : mapping of key to (ny, nx), optional
+        Each chip number's shape, checked against the file.
+
+    Returns
+    -------
+    dict
+        Key -> combined mask (True = good), one array per chip number.
+    """
+    xp = backend_of(backend).xp
+    acc = StaticMask(xp)
+    for key, mask in chip_masks:
+        acc.add(key, mask)
+    keys = sorted(acc.keys())
+    extra = read_static_file(staticfile, keys, shapes=shapes) if staticfile else {}
+    combined = {}
+    for key in acc.keys():
+        mask = acc.get(key)
+        if key in extra:
+            mask = mask & to_xp(extra[key], xp)
+        combined[key] = mask
+    nbad = {k: int((~acc.get(k)).sum()) for k in keys}
+    log.info("static: pixels masked per chip %s", nbad)
+    return combined

@@ -42,6 +42,8 @@ import math
 import numbers
 from typing import NamedTuple
 
+from gpudriz.backend.validate import optional_limit, positive_number
+
 __all__ = ["ClippedStats", "clipped_stats", "MAX_BINS"]
 
 #: Most histogram bins the mode may use.  A sample of N values has its
@@ -67,20 +69,6 @@ class ClippedStats(NamedTuple):
     median: float
     mode: float
     npix: int
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"'{name}' must be a positive finite number; got {value!r}.")
-    return float(value)
-
-
-def _check_limit(value, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise ValueError(f"'{name}' must be a number or None; got {value!r}.")
-    return float(value)
 
 
 def _mean_sigma(v, xp):
@@ -174,11 +162,11 @@ def clipped_stats(
     """
     if isinstance(nclip, bool) or not isinstance(nclip, numbers.Integral) or nclip < 0:
         raise ValueError(f"'nclip' must be a non-negative integer; got {nclip!r}.")
-    lsigma = _check_positive(lsigma, "lsigma")
-    usigma = _check_positive(usigma, "usigma")
-    binwidth = _check_positive(binwidth, "binwidth")
-    lower = _check_limit(lower, "lower")
-    upper = _check_limit(upper, "upper")
+    lsigma = positive_number(lsigma, "lsigma")
+    usigma = positive_number(usigma, "usigma")
+    binwidth = positive_number(binwidth, "binwidth")
+    lower = optional_limit(lower, "lower")
+    upper = optional_limit(upper, "upper")
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"'lower' ({lower:g}) must not be above 'upper' ({upper:g}).")
 

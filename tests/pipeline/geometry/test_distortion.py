@@ -14,8 +14,9 @@ from astropy.wcs import WCS, DistortionLookupTable
 import gpudriz
 from gpudriz.demo.synthetic import make_association
 from gpudriz.pipeline.config.parameters import ParameterError
-from gpudriz.pipeline.geometry.distortion import linear_wcs, read_distortion
-from gpudriz.pipeline.io.inputs import InputError
+from gpudriz.pipeline.geometry.distortion import read_distortion
+from gpudriz.pipeline.geometry.wcs import linear_wcs
+from gpudriz.pipeline.io.fits import InputError
 from gpudriz.pixmap import calc_pixmap
 
 CHIP = (64, 128)

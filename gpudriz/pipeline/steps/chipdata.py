@@ -1,0 +1,119 @@
+"""What every step reads of a chip: its data in electrons, its good pixels, its pixmap.
+
+The step tasks (:mod:`gpudriz.pipeline.steps`) take a chip's description,
+:class:`gpudriz.pipeline.state.ChipInput`, and read its arrays through these
+functions, onto the backend's array module ``xp``; the inputs are read,
+never written.  Units: electrons for chip data.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from gpudriz.backend import BackendUnavailableError, get_backend
+from gpudriz.backend.arrays import to_xp
+from gpudriz.pipeline.state import ChipInput
+from gpudriz.pixmap import calc_pixmap
+from gpudriz.resample import Drizzle
+
+__all__ = [
+    "backend_of",
+    "task_backend",
+    "read_electrons",
+    "dq_good",
+    "good_mask",
+    "pixmap_to",
+    "scale_ratio",
+    "new_drizzle",
+    "sky_subtracted",
+    "with_sky",
+]
+
+log = logging.getLogger("gpudriz")
+
+
+def backend_of(backend):
+    """The backend a task runs on, from its name (or a ``Backend``, returned as it is)."""
+    return get_backend(backend)
+
+
+def task_backend(backend):
+    """What a task is given for ``backend`` (a ``Backend``): its name when the name selects it.
+
+    A name is picklable, so a task can be shipped to another process; a
+    backend that no name selects (a test's host shim of the CUDA kernels) is
+    passed as it is.
+    """
+    try:
+        if get_backend(backend.name) == backend:
+            return backend.name
+    except (ValueError, BackendUnavailableError):
+        pass
+    return backend
+
+
+def read_electrons(c: ChipInput, xp):
+    """The chip's science array in electrons, on ``xp`` (sky not subtracted)."""
+    sci = c.chip.read_sci()
+    if not np.isfinite(sci).all():
+        log.info("%s: %d non-finite pixel(s) ignored.", c.chip.name,
+                 int((~np.isfinite(sci)).sum()))  # fmt: skip
+    return to_xp(sci * np.float32(c.to_electrons), xp, np.float32)
+
+
+def dq_good(chip, xp):
+    """DQ-good pixels of ``chip`` (a ``Chip``; the ``bits`` parameter), on ``xp``."""
+    dq = chip.read_dq()
+    good = (dq & ~np.uint32(chip.good_bits)) == 0
+    return to_xp(good, xp)
+
+
+def good_mask(c: ChipInput, xp, *, with_cr=False):
+    """DQ-good AND static-good (AND not a cosmic ray when ``with_cr``)."""
+    good = dq_good(c.chip, xp)
+    if c.static_ok is not None:
+        good &= c.static_ok
+    if with_cr and c.crmask is not None:
+        good &= ~c.crmask
+    return good
+
+
+def pixmap_to(chip, frame, backend):
+    """The pixmap of ``chip`` (a ``Chip``) into ``frame``, on the backend."""
+    return calc_pixmap(chip.wcs, frame.wcs, shape=chip.shape, backend=backend, device=True)
+
+
+def scale_ratio(chip, frame) -> float:
+    """Output pixel size over the chip's undistorted pixel size."""
+    return float(frame.pixel_scale / chip.pixel_scale)
+
+
+def new_drizzle(kernel, frame, fillval, backend, *, context=False, nimages=1) -> Drizzle:
+    """An empty drizzle onto ``frame``, context planes for ``nimages`` inputs when ``context``."""
+    return Drizzle(kernel=kernel, fillval=fillval, out_shape=frame.shape,
+                   disable_ctx=not context, max_ctx_id=max(nimages - 1, 0),
+                   backend=backend)  # fmt: skip
+
+
+def sky_subtracted(c: ChipInput, xp, sci=None):
+    """The chip in electrons with its sky removed (unless already removed).
+
+    ``sci``: the chip as :func:`read_electrons` gives it, when the caller
+    has read it already.
+    """
+    if sci is None:
+        sci = read_electrons(c, xp)
+    if c.sky and c.sky_in_data:
+        sci = sci - xp.float32(c.sky)
+    return sci
+
+
+def with_sky(c: ChipInput, xp, data):
+    """The chip as observed, sky included, from ``data`` as read from the input.
+
+    The sky is added back where it was removed before gpudriz (``skyuser``)
+    or in the file (``workinplace``): noise models count its photons.
+    """
+    return data if c.sky_in_data else data + xp.float32(c.sky)

@@ -1,0 +1,32 @@
+"""Row sections of FITS images, read one file at a time."""
+
+import numpy as np
+from astropy.io import fits
+
+from gpudriz.pipeline.io.sections import read_rows, stack_rows
+
+
+def _image(path, data, ext=0):
+    hdus = [fits.PrimaryHDU(data if ext == 0 else None)]
+    if ext:
+        hdus.append(fits.ImageHDU(data, name="SCI"))
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+def test_read_rows_is_a_float32_copy_of_the_rows(tmp_path):
+    data = np.arange(30, dtype=np.int16).reshape(6, 5)
+    rows = read_rows(_image(tmp_path / "a.fits", data), 2, 5)
+    assert rows.dtype == np.float32 and rows.flags.owndata and rows.flags.writeable
+    np.testing.assert_array_equal(rows, data[2:5])
+
+
+def test_stack_rows_keeps_the_order_of_the_files(tmp_path):
+    images = [np.full((4, 3), k, np.float32) + np.arange(4, dtype=np.float32)[:, None] for k in range(3)]
+    paths = [_image(tmp_path / f"{k}.fits", im, ext=1) for k, im in enumerate(images)]
+    stack = stack_rows(paths, 1, 3, ext=1)
+    assert stack.shape == (3, 2, 3) and stack.dtype == np.float32
+    for k, im in enumerate(images):
+        np.testing.assert_array_equal(stack[k], im[1:3])
+    # a generator of paths works as a list does
+    np.testing.assert_array_equal(stack_rows(iter(paths), 0, 4, ext=1)[2], images[2])
