@@ -31,9 +31,9 @@ import bench_pixmap  # noqa: E402  (the chip's WCS and the pixmap benchmark)
 import drizzle.resample as dr  # noqa: E402
 
 import gpudriz  # noqa: E402
+from gpudriz.resample import EXTRA_KERNELS, SUPPORTED_DRIZZLE_KERNELS  # noqa: E402
 
-DRIZZLE_KERNELS = ("square", "turbo", "point", "gaussian", "lanczos2", "lanczos3")
-EXTRA_KERNELS = ("tophat",)  # not in drizzle 3.x
+DRIZZLE_KERNELS = tuple(k for k in SUPPORTED_DRIZZLE_KERNELS if k not in EXTRA_KERNELS)  # drizzle 3.x's
 BLOT_INTERPS = ("nearest", "linear", "poly3", "poly5", "lanczos3", "lanczos5")
 EXTRA_INTERPS = ("sinc",)  # not in drizzle 3.x
 

@@ -37,8 +37,9 @@ sys.path.insert(0, str(HERE))
 import bench_pixmap  # noqa: E402  (the chip's WCS)
 
 import gpudriz  # noqa: E402
+from gpudriz import pixmap_grid  # noqa: E402
+from gpudriz.resample import SUPPORTED_DRIZZLE_KERNELS as KERNELS  # noqa: E402
 
-KERNELS = ("square", "turbo", "point", "gaussian", "tophat", "lanczos2", "lanczos3")
 INTERPS = ("nearest", "linear", "poly3", "poly5", "sinc", "lanczos3", "lanczos5")
 
 
@@ -118,8 +119,8 @@ def bench_chip(run, shape, repeat):
     npix = data_host.size
     print(f"\nchip {shape[1]}x{shape[0]} ({npix / 1e6:.1f} Mpix) -> frame {out_shape[1]}x{out_shape[0]}")
 
-    grid_step = gpudriz.pixmap.DEFAULT_STEP
-    grid, x0, y0 = gpudriz.pixmap._node_grid(w_in, w_out, shape[1], shape[0], grid_step)
+    grid_step = pixmap_grid.DEFAULT_STEP
+    grid, x0, y0 = pixmap_grid.node_grid(w_in, w_out, shape[1], shape[0], grid_step)
     grid_dev = xp.asarray(grid)
     out_pm = xp.empty(shape + (2,), dtype=xp.float64)
     first, t_interp = run.best(

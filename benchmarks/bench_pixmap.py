@@ -34,6 +34,7 @@ import numpy as np
 from astropy.wcs import WCS, Sip
 
 import gpudriz.pixmap as gp
+from gpudriz import pixmap_grid, pixmap_tables
 from gpudriz.backend import get_backend
 
 NY, NX = 2048, 4096
@@ -151,7 +152,7 @@ def main(argv=None):
                               args.repeat)
         err = np.nanmax(np.abs(np.asarray(pm_f) - pm_ex))
         # split: exact WCS on the nodes vs interpolation
-        t_n, _ = best_time(lambda: gp._node_grid(w_in, w_out, NX, NY, step), args.repeat)
+        t_n, _ = best_time(lambda: pixmap_grid.node_grid(w_in, w_out, NX, NY, step), args.repeat)
         tag = " (default)" if step == gp.DEFAULT_STEP else ""
         print(f"gpudriz fast step {step:4d}   : {t_f:8.3f} s  {mpix / t_f:8.2f} Mpix/s  "
               f"x{t_drz / t_f:6.1f} vs drizzle  max err {err:.1e} px  "
@@ -230,8 +231,8 @@ def lookup_tables(be, repeat):
         warnings.simplefilter("ignore", FITSFixedWarning)
         w_in = WCS(hdul[1].header, hdul)
     w_out = north_up_wcs(w_in)
-    tables = gp._lookup_tables(w_in)
-    smooth = gp._without_tables(w_in)
+    tables = pixmap_tables.lookup_tables(w_in)
+    smooth = pixmap_tables.without_tables(w_in)
     shape = (NY, NX)
     mpix = NX * NY / 1e6
     gp.calc_pixmap(w_in, w_out, shape=shape, backend=be)  # warm-up (compilation)

@@ -14,7 +14,9 @@ writes into its own private buffer covering exactly the output box that band
 can touch (:func:`drizzle_node_stats` here, then the bound shared with the CUDA
 driver in ``gpudriz.backend.host``, with its other host-side rules), and
 the merge runs in parallel over output rows.  No two threads ever write the
-same memory.
+same memory.  The host driver that does this, the CPU backend's
+``drizzle_add``, is :func:`gpudriz.backend.cpu.drizzle_add` (it applies those
+host-side rules, which live above this module).
 
 The per-pixel geometry follows cdrizzle 3.0 where cdrizzle is right (corner
 interpolation, cdrizzle's exact "boxer" overlap, rounding of window
@@ -24,8 +26,8 @@ every input pixel in the box is processed, including those straddling the
 output edge, which contribute exactly their inside part; non-finite data or
 weights contribute nothing; a degenerate (zero-area) square drop is skipped.
 
-Kernel codes (shared with the CUDA twin): 0 square, 1 turbo, 2 point,
-3 gaussian, 4 tophat, 5 lanczos2, 6 lanczos3.
+Kernel codes (shared with the CUDA twin): the positions in :data:`DRIZZLE_KERNELS`,
+0 square, 1 turbo, 2 point, 3 gaussian, 4 tophat, 5 lanczos2, 6 lanczos3.
 """
 
 import math
@@ -33,15 +35,27 @@ import math
 import numpy as np
 from numba import njit, prange
 
-KERNEL_CODES = {
-    "square": 0,
-    "turbo": 1,
-    "point": 2,
-    "gaussian": 3,
-    "tophat": 4,
-    "lanczos2": 5,
-    "lanczos3": 6,
-}
+#: The drizzle kernels, the one table every layer derives its list from: each kernel's name and
+#: its entry point in ``kernels/drizzle.cu`` and here (the two Lanczos orders share one).  A
+#: kernel's code is its position (the ``DZ_*`` enum of the CUDA source).
+DRIZZLE_KERNELS = (
+    ("square", "drizzle_square"),
+    ("turbo", "drizzle_turbo"),
+    ("point", "drizzle_point"),
+    ("gaussian", "drizzle_gaussian"),
+    ("tophat", "drizzle_tophat"),
+    ("lanczos2", "drizzle_lanczos"),
+    ("lanczos3", "drizzle_lanczos"),
+)
+
+#: Kernel names, in code order.
+KERNEL_NAMES = tuple(name for name, _ in DRIZZLE_KERNELS)
+
+#: Kernel name -> code.
+KERNEL_CODES = {name: code for code, name in enumerate(KERNEL_NAMES)}
+
+#: Kernel name -> entry point of ``kernels/drizzle.cu`` (and of its twin here).
+KERNEL_ENTRIES = dict(DRIZZLE_KERNELS)
 
 #: Spacing of the Lanczos look-up table, in units of the kernel argument
 #: (the value cdrizzle uses, so that the two agree to float32 rounding).
@@ -57,7 +71,8 @@ GAUSSIAN_NSIG = 2.5
 #: degenerate: its overlaps are pure rounding noise, so it is skipped.
 MIN_DROP_AREA = 1e-12
 
-_SQUARE, _TURBO, _POINT, _GAUSSIAN, _TOPHAT, _LANCZOS2, _LANCZOS3 = range(7)
+# Module constants (Numba freezes them into the kernels) for the codes of the table above.
+_SQUARE, _TURBO, _POINT, _GAUSSIAN, _TOPHAT, _LANCZOS2, _LANCZOS3 = (KERNEL_CODES[n] for n in KERNEL_NAMES)
 
 
 def lanczos_lut(order):
@@ -832,137 +847,3 @@ def drizzle_merge(
                 else:
                     out_img[y, x] = (out_img[y, x] * wold + acc_sw[k, 0]) / wnew
                 out_wht[y, x] = wnew
-
-
-# --------------------------------------------------------------------------
-# Host driver (the CPU backend's ``drizzle_add``)
-# --------------------------------------------------------------------------
-
-def _band_rows(ymin, ymax, nbands):
-    nrows = ymax - ymin + 1
-    nbands = max(1, min(nbands, nrows))
-    return np.linspace(ymin, ymax + 1, nbands + 1).round().astype(np.int64)
-
-
-def drizzle_add(
-    kernel, data, weights, pixmap, out_img, out_wht, ctx, ctx_bit,
-    data2=None, out_img2=None, dq=None, out_dq=None,
-    iscale=1.0, pscale_ratio=1.0, pixfrac=1.0, wht_scale=1.0,
-    xmin=0, xmax=None, ymin=0, ymax=None, fillval=None, fillval2=None, nbands=None,
-):  # fmt: skip
-    """Drizzle one image onto the output arrays, in place.
-
-    Parameters
-    ----------
-    kernel : str
-        One of :data:`KERNEL_CODES`.
-    data, weights : ndarray, float32, shape (ny, nx)
-        Input image (already in the output's units) and its weights.
-    pixmap : ndarray, float64, shape (ny, nx, 2)
-        Output-frame (x, y) of every input pixel centre.
-    out_img, out_wht : ndarray, float32, shape (Ny, Nx)
-        Running weighted mean and total weight, updated in place.
-    ctx : ndarray of int32, shape (Ny, Nx), or None
-        Context plane receiving ``ctx_bit`` (an int32 with one bit set).
-    data2 : ndarray, float32, shape (n2, ny, nx), or None
-        Arrays co-added with squared weights (variances).
-    out_img2 : sequence of n2 float32 (Ny, Nx) arrays, or None
-    dq, out_dq : uint32 arrays or None
-        Input DQ flags, OR-ed into ``out_dq`` where a pixel contributes.
-    iscale, pscale_ratio, pixfrac, wht_scale : float
-        Data scale (units already folded in), kernel size scale, drop size,
-        weight scale.
-    xmin, xmax, ymin, ymax : int
-        Inclusive box of input pixels to use.
-    fillval, fillval2 : float or None
-        Value given to ``out_img`` / ``out_img2`` pixels whose total weight
-        becomes zero here (None: leave them).  Pixels this image does not
-        reach are not touched.
-    nbands : int, optional
-        Number of row bands (default: Numba's thread count).  Tests set it to
-        exercise many bands on small inputs.
-
-    Returns
-    -------
-    nmiss, nskip, nbad : int
-        Input pixels that reached no output pixel, input rows of which no
-        pixel did, and pixels skipped for non-finite data/weight/variance.
-    """
-    import numba
-
-    # The host rules shared with the CUDA driver (imported here: that module
-    # imports this one).
-    from gpudriz.backend import host as host
-
-    p = host.drizzle_params(kernel, pixfrac, pscale_ratio, iscale, wht_scale)
-    kcode = p.kcode
-    ny, nx = data.shape
-    out_ny, out_nx = out_img.shape
-    xmax = nx - 1 if xmax is None else xmax
-    ymax = ny - 1 if ymax is None else ymax
-    if nbands is None:
-        nbands = numba.get_num_threads()
-    n2 = 0 if data2 is None else data2.shape[0]
-    weights = host.fold_nonfinite_variance(weights, data2, np)
-
-    rows = _band_rows(ymin, ymax, nbands)
-    nb = rows.shape[0] - 1
-    stats = np.empty((nb, 6), dtype=np.float64)
-    drizzle_node_stats(pixmap, xmin, xmax, rows, stats)
-    if stats[:, 5].any():
-        # Infinite nodes: unmapped as NaN (the shared rule), then measured again.
-        pixmap = host.finite_pixmap(pixmap, np)
-        drizzle_node_stats(pixmap, xmin, xmax, rows, stats)
-    boxes = np.empty((nb, 4), dtype=np.int64)
-    for b in range(nb):
-        box = host.footprint_box(*stats[b, :5], p, out_nx, out_ny)
-        # An empty band clips every window away (bx1 < bx0): it writes nothing.
-        boxes[b] = (0, -1, 0, -1) if box is None else box
-    sizes = np.where(
-        (boxes[:, 0] <= boxes[:, 1]) & (boxes[:, 2] <= boxes[:, 3]),
-        (boxes[:, 1] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 2] + 1),
-        0,
-    )
-    offsets = np.zeros(nb, dtype=np.int64)
-    offsets[1:] = np.cumsum(sizes)[:-1]
-    total = int(sizes.sum())
-    row_miss = np.zeros(ymax - ymin + 1, dtype=np.int64)
-    row_bad = np.zeros(ymax - ymin + 1, dtype=np.int64)
-    if total > 0:
-        acc_sw = np.zeros((total, 2), dtype=np.float64)
-        acc_var = np.zeros((n2, total if n2 else 1), dtype=np.float64)
-        # Context needs its own flag only where a weight can be negative.
-        negative = host.may_have_negative_weights(p, weights, np)
-        acc_flag = np.zeros(total, dtype=np.uint8) if negative and ctx is not None else None
-        acc_dq = np.zeros(total if dq is not None else 1, dtype=np.uint32)
-        drizzle_bands(
-            kcode, data, weights, pixmap, data2, dq, xmin, xmax, rows,
-            p.iscale, p.iscale2, p.wht_scale, p.pf, p.s, p.lut, out_nx, out_ny,
-            boxes, offsets, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad,
-        )  # fmt: skip
-        live = sizes > 0
-        x0 = int(boxes[live, 0].min())
-        x1 = int(boxes[live, 1].max())
-        y0 = int(boxes[live, 2].min())
-        y1 = int(boxes[live, 3].max())
-        for k in range(n2):
-            drizzle_merge_var(boxes, offsets, acc_sw, acc_var[k], out_wht, out_img2[k],
-                              x0, x1, y0, y1, fillval2 is not None,
-                              np.nan if fillval2 is None else float(fillval2))  # fmt: skip
-        ctx_arr = ctx if ctx is not None else np.zeros((1, 1), dtype=np.int32)
-        # Without input DQ there is nothing to OR in (and acc_dq is a 1-cell stub).
-        odq = out_dq if out_dq is not None and dq is not None else np.zeros((1, 1), np.uint32)
-        drizzle_merge(
-            boxes, offsets, acc_sw, acc_flag, acc_dq, out_img, out_wht,
-            ctx_arr, np.int32(ctx_bit), odq, x0, x1, y0, y1,
-            fillval is not None, np.nan if fillval is None else float(fillval),
-        )  # fmt: skip
-    else:
-        # Nothing lands on the output: every pixel of the box is a miss.
-        row_miss[:] = xmax - xmin + 1
-        # A non-finite pixel is still counted, even off the output.
-        bad = ~np.isfinite(data[ymin : ymax + 1, xmin : xmax + 1])
-        row_bad[:] = bad.sum(axis=1)
-    nmiss = int(row_miss.sum())
-    nskip = int(np.count_nonzero(row_miss == (xmax - xmin + 1)))
-    return nmiss, nskip, int(row_bad.sum())

@@ -13,7 +13,7 @@ CPU, a CUDA kernel on the GPU) with a separable 4-point cubic Lagrange
 (local bicubic) interpolant.  Its error is O(step**4): the default
 :data:`DEFAULT_STEP` keeps it under 1e-4 px on the real ACS/HRC and NIRCam
 SIP headers (the design asks for 1e-3 px; see ``benchmarks/bench_pixmap.py``
-and ``tests/test_pixmap.py``); smaller chips get a smaller step
+and ``tests/engine/test_pixmap.py``); smaller chips get a smaller step
 (:func:`auto_step`).  Lookup-table distortions of the "from" WCS (D2IM,
 NPOL: bilinear tables, not smooth) are applied exactly at every pixel on top
 of the interpolated map of the same WCS without them.  Cells where the
@@ -21,22 +21,26 @@ interpolation cannot be trusted (an undefined node, an error above
 :data:`CHECK_TOL` at the cell centre) are evaluated exactly, and so is every
 pixel when the "to" WCS has lookup tables.  An exact per-pixel mode
 reproduces ``drizzle.utils.calc_pixmap``.
+
+The node grid and the cells evaluated exactly are in :mod:`gpudriz.pixmap_grid`, the lookup
+tables in :mod:`gpudriz.pixmap_tables`; this module holds the public functions.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import numbers
 from contextlib import contextmanager
 
 import numpy as np
-from astropy.wcs import WCS, NoConvergence
 
+from gpudriz import pixmap_grid, pixmap_tables
 from gpudriz.backend import get_backend
 from gpudriz.backend.arrays import to_host
-from gpudriz.fallback.pixmap import TABLE_PARAMS
+
+# Public here too: the fast method's parameters, as users of gpudriz.pixmap know them.
+from gpudriz.pixmap_grid import CHECK_TOL, DEFAULT_STEP, MIN_STEP, auto_step
 
 __all__ = [
     "calc_pixmap",
@@ -50,37 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("gpudriz")
-
-#: Node spacing (input pixels) of the ``"fast"`` method on chips of 1024 px
-#: or more (smaller chips start lower, see :func:`auto_step`), chosen by
-#: measurement: the largest power of two whose maximum error (fast against
-#: exact, every pixel) stays under 1e-4 px on the real SIP headers in
-#: ``data/wcs/``, both directions.  Worst case 1.5e-5 px (ACS/HRC, TAN ->
-#: SIP); 2.4e-4 px at 128; 9e-7 px at 32.  The error scales as step**4 and
-#: is set by the pure 4th-order terms (a bicubic reproduces the rest), so
-#: 64 leaves a factor ~7 below 1e-4 px and ~70 below the 1e-3 px the design
-#: asks for, with 4x fewer exact WCS evaluations than 32 (on a GPU the host
-#: WCS evaluation, not the interpolation, dominates).
-DEFAULT_STEP = 64
-
-#: Smallest node spacing the automatic choice goes down to: at 4 px the
-#: nodes and checks cost ~1/8 of an exact evaluation; below, little is saved.
-MIN_STEP = 4
-
-#: The automatic step is the largest power of two up to DEFAULT_STEP that
-#: fits this many times along the longer side of the image.  A distortion of
-#: the same pattern on a smaller chip (the synthetic chips scale it so) is
-#: steeper per pixel: its 4th-order error at a fixed step grows as
-#: (1 / chip size)**3, so the step must shrink with the chip.  A full-size
-#: 4096 px chip keeps DEFAULT_STEP.
-STEPS_PER_SIDE = 16
-
-#: Largest error (px) accepted at the centre of a cell, where the interpolation
-#: error of a smooth map peaks; cells above it are evaluated exactly.  The
-#: default step stays ~7x below it on the real headers, so it never fires
-#: there; it does where a chip is too small for its step.
-CHECK_TOL = 1e-4
-
 PIXMAP_METHODS = ("fast", "exact")
 _DISABLE_BBOX = ("to", "from", "both", "none")
 
@@ -192,226 +165,8 @@ def _pixmap_shape(wcs_from, shape, bbox_from):
 
 
 # --------------------------------------------------------------------------
-# WCS evaluation
+# interpolation on the backend
 # --------------------------------------------------------------------------
-
-
-def _map_exact(wcs_from, wcs_to, x, y):
-    """Exact map of pixel positions, exactly as ``drizzle.utils.calc_pixmap`` does it."""
-    return wcs_to.world_to_pixel_values(*wcs_from.pixel_to_world_values(x, y))
-
-
-def _world_to_pixel_nodes(wcs, world):
-    """``wcs.world_to_pixel_values`` at the grid nodes, NaN where the inversion failed.
-
-    For an astropy WCS, a node at which ``all_world2pix`` diverges or does
-    not converge is set to NaN (astropy would warn and return its best
-    guess); the pixels around it are then evaluated exactly, so whatever
-    astropy does there is what the caller gets, warning included.
-    """
-    if not (isinstance(wcs, WCS) and wcs.pixel_n_dim == 2 and wcs.world_n_dim == 2):
-        return wcs.world_to_pixel_values(*world)
-    lon, lat = (np.ravel(np.asarray(w, dtype=np.float64)) for w in world)
-    try:
-        px, py = wcs.all_world2pix(lon, lat, 0)
-    except NoConvergence as exc:
-        sol = np.array(exc.best_solution, dtype=np.float64).reshape(-1, 2)
-        px, py = sol[:, 0], sol[:, 1]
-        for idx in (exc.divergent, exc.slow_conv):
-            if idx is not None:
-                px[idx] = np.nan
-                py[idx] = np.nan
-    px = np.array(px, dtype=np.float64)
-    py = np.array(py, dtype=np.float64)
-    # astropy's world_to_pixel_values NaNs results outside pixel_bounds.
-    bounds = wcs.pixel_bounds
-    if bounds is not None:
-        for p, b in zip((px, py), bounds):
-            if b is not None:
-                p[(p < b[0]) | (p > b[1])] = np.nan
-    return px, py
-
-
-#: astropy's lookup-table distortions, in the kernels' order: D2IM (detector
-#: to image, applied first) and NPOL (the distortion paper's CPDIS, added in
-#: the focal plane with SIP).
-_TABLE_NAMES = ("det2im1", "det2im2", "cpdis1", "cpdis2")
-
-
-def _lookup_tables(wcs):
-    """Names of the lookup-table distortions (D2IM, NPOL) an astropy WCS carries."""
-    if not isinstance(wcs, WCS):
-        return []
-    return [n for n in _TABLE_NAMES if getattr(wcs, n, None) is not None]
-
-
-def _without_tables(wcs):
-    """A copy of an astropy WCS without its lookup tables: SIP and the core WCS only, smooth."""
-    smooth = copy.deepcopy(wcs)
-    for name in _TABLE_NAMES:
-        setattr(smooth, name, None)
-    return smooth
-
-
-def _pack_tables(wcs):
-    """The lookup tables of ``wcs`` as the kernels take them: ``(tables, tparams)``.
-
-    ``tables`` holds every table's values (row-major, float64) one after the
-    other; row ``k`` of ``tparams`` describes table ``_TABLE_NAMES[k]`` (see
-    :data:`gpudriz.fallback.pixmap.TABLE_PARAMS`), all zeros when absent.
-    """
-    chunks = []
-    tparams = np.zeros((len(_TABLE_NAMES), TABLE_PARAMS), dtype=np.float64)
-    offset = 0
-    for k, name in enumerate(_TABLE_NAMES):
-        table = getattr(wcs, name, None)
-        if table is None:
-            continue
-        data = np.asarray(table.data, dtype=np.float64)
-        tny, tnx = data.shape
-        (p1, p2), (v1, v2), (c1, c2) = table.crpix, table.crval, table.cdelt
-        # astropy's table coordinate (x - crval) / cdelt + crpix - 1 as x * a + b
-        tparams[k] = (offset, tnx, tny, 1.0 / c1, p1 - 1.0 - v1 / c1, 1.0 / c2, p2 - 1.0 - v2 / c2)
-        chunks.append(data.ravel())
-        offset += data.size
-    tables = np.concatenate(chunks) if chunks else np.zeros(1, dtype=np.float64)
-    return tables, tparams
-
-
-def _table_jacobians(smooth, wcs_to, gx, gy, x0, y0, step):
-    """``J_L`` and ``J_K`` at the nodes of a ``(gy, gx)`` grid from ``(x0, y0)`` every ``step`` px.
-
-    ``J_L`` is the Jacobian of the table-free map (``smooth`` to ``wcs_to``),
-    ``J_K`` that of the map from ``smooth``'s focal plane (where NPOL adds
-    its offsets) to ``wcs_to``; central differences of 1 px, whose error
-    (the map's third derivative) is far below 1e-6 of the Jacobian.
-    """
-    xg, yg = np.meshgrid(np.arange(gx, dtype=np.float64) * step + x0,
-                         np.arange(gy, dtype=np.float64) * step + y0)  # fmt: skip
-    px, py = xg.ravel(), yg.ravel()
-
-    def through_wcs(x, y):
-        return np.stack(_world_to_pixel_nodes(wcs_to, smooth.pixel_to_world_values(x, y)), -1)
-
-    def through_focal_plane(fx, fy):
-        world = smooth.wcs_pix2world(np.column_stack([fx, fy]), 0)
-        return np.stack(_world_to_pixel_nodes(wcs_to, (world[:, 0], world[:, 1])), -1)
-
-    foc = smooth.pix2foc(np.column_stack([px, py]), 0)
-    fx, fy = foc[:, 0], foc[:, 1]
-    jac = np.empty((gy * gx, 8), dtype=np.float64)
-    for base, fn, u, v in ((0, through_wcs, px, py), (4, through_focal_plane, fx, fy)):
-        ddx = (fn(u + 1.0, v) - fn(u - 1.0, v)) * 0.5
-        ddy = (fn(u, v + 1.0) - fn(u, v - 1.0)) * 0.5
-        jac[:, base + 0] = ddx[:, 0]
-        jac[:, base + 1] = ddy[:, 0]
-        jac[:, base + 2] = ddx[:, 1]
-        jac[:, base + 3] = ddy[:, 1]
-    return jac.reshape(gy, gx, 8)
-
-
-def auto_step(nx, ny):
-    """The node spacing ``method="fast"`` starts from for an ``ny`` x ``nx`` image.
-
-    The largest power of two, between :data:`MIN_STEP` and
-    :data:`DEFAULT_STEP`, that fits :data:`STEPS_PER_SIDE` times along the
-    longer side.  :func:`calc_pixmap` halves it further where too many cells
-    fail their check (see :func:`_refine_pays`).
-    """
-    step = DEFAULT_STEP
-    while step > MIN_STEP and step * STEPS_PER_SIDE > max(nx, ny):
-        step //= 2
-    return step
-
-
-def _refine_pays(failed, step, nx, ny):
-    """Whether a grid at ``step / 2`` is cheaper than evaluating the failed cells exactly.
-
-    Exact evaluation costs one WCS evaluation per pixel of a failed cell; a
-    finer grid costs one per node and one per cell check, about
-    ``2 * nx * ny / (step / 2)**2``.  A few failed cells (near a singular
-    point of an inverse) are cheaper exact; a map that is not smooth at this
-    step everywhere (a chip too small for it) is cheaper refined.
-    """
-    if step <= MIN_STEP or not failed.any():
-        return False
-    exact_cost = int(failed.sum()) * step * step
-    return exact_cost > 2 * nx * ny / (step / 2) ** 2
-
-
-def _node_grid(wcs_from, wcs_to, nx, ny, step):
-    """Evaluate the map exactly at nodes ``-step, 0, step, ...`` covering the image.
-
-    Returns ``(grid, x0, y0)``, ``grid`` of shape (gy, gx, 2).  The nodes run
-    from ``-step`` to ``((n - 1) // step + 2) * step`` on each axis, so every
-    pixel of the image has its full 4x4 stencil and all cells are alike.
-    """
-    gx = (nx - 1) // step + 4
-    gy = (ny - 1) // step + 4
-    x0 = y0 = -step
-    xs = np.arange(gx, dtype=np.float64) * step + x0
-    ys = np.arange(gy, dtype=np.float64) * step + y0
-    xg, yg = np.meshgrid(xs, ys)
-    px, py = _world_to_pixel_nodes(wcs_to, wcs_from.pixel_to_world_values(xg.ravel(), yg.ravel()))
-    grid = np.empty((gy, gx, 2), dtype=np.float64)
-    grid[..., 0] = np.reshape(np.asarray(px, dtype=np.float64), (gy, gx))
-    grid[..., 1] = np.reshape(np.asarray(py, dtype=np.float64), (gy, gx))
-    return grid, x0, y0
-
-
-def _bad_cells(grid):
-    """Cells (one per ``step`` x ``step`` block of pixels) whose 4x4 stencil has a non-finite node.
-
-    Cell ``[a, b]`` holds pixels ``a*step <= j < (a+1)*step`` and
-    ``b*step <= i < (b+1)*step``; it reads nodes ``a .. a+3`` and ``b .. b+3``.
-    """
-    bad_node = ~np.isfinite(grid).all(axis=-1)
-    gy, gx = bad_node.shape
-    bad = np.zeros((gy - 3, gx - 3), dtype=bool)
-    for a in range(4):
-        for b in range(4):
-            bad |= bad_node[a : a + gy - 3, b : b + gx - 3]
-    return bad
-
-
-def _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp):
-    """Cells whose interpolated centre pixel is off the exact map by more than CHECK_TOL.
-
-    The centre of a cell is where the cubic interpolation error of a smooth
-    map peaks, so this is a cheap test (one exact evaluation per cell, as
-    many as there are nodes) that the map is smooth at the scale of
-    ``step``.  It fails for lookup-table distortions (astropy's D2IM/NPOL
-    tables are interpolated bilinearly: kinks every table pixel) and near
-    singularities of an inverse; those cells are then evaluated exactly.
-    Cells already in ``bad`` are not checked.
-    """
-    a, b = np.nonzero(~bad)
-    failed = np.zeros_like(bad)
-    if a.size == 0:
-        return failed
-    jc = np.minimum(a * step + step // 2, ny - 1)
-    ic = np.minimum(b * step + step // 2, nx - 1)
-    px, py = _world_to_pixel_nodes(
-        wcs_to, wcs_from.pixel_to_world_values(ic.astype(np.float64), jc.astype(np.float64))
-    )
-    to_host = getattr(xp, "asnumpy", np.asarray)
-    got = to_host(out[xp.asarray(jc), xp.asarray(ic)])
-    err = np.maximum(np.abs(got[:, 0] - np.asarray(px)), np.abs(got[:, 1] - np.asarray(py)))
-    failed[a, b] = ~(err <= CHECK_TOL)  # NaN on either side fails too
-    return failed
-
-
-def _exact_cells(wcs_from, wcs_to, out, bad, step, xp):
-    """Overwrite the pixels of the cells marked in ``bad`` with the exact map."""
-    ny, nx = out.shape[:2]
-    rows = np.arange(ny) // step
-    cols = np.arange(nx) // step
-    jj, ii = np.nonzero(bad[rows[:, None], cols[None, :]])
-    xe, ye = _map_exact(wcs_from, wcs_to, ii.astype(np.float64), jj.astype(np.float64))
-    jj_d, ii_d = xp.asarray(jj), xp.asarray(ii)
-    out[jj_d, ii_d, 0] = xp.asarray(np.asarray(xe, dtype=np.float64))
-    out[jj_d, ii_d, 1] = xp.asarray(np.asarray(ye, dtype=np.float64))
-
 
 def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out):
     """Fill ``out`` from the nodes; returns the node grid, or None for an undefined Jacobian.
@@ -428,14 +183,16 @@ def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out):
     ~1e-7 px for HST's tables.
     """
     xp = be.xp
-    grid, x0, y0 = _node_grid(wcs_from if smooth is None else smooth, wcs_to, nx, ny, step)
+    nodes_wcs = wcs_from if smooth is None else smooth
+    grid, x0, y0 = pixmap_grid.node_grid(nodes_wcs, wcs_to, nx, ny, step)
     if smooth is None:
         be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
         return grid
-    jac = _table_jacobians(smooth, wcs_to, grid.shape[1], grid.shape[0], x0, y0, step)
+    gy, gx = grid.shape[:2]
+    jac = pixmap_tables.table_jacobians(smooth, wcs_to, gx, gy, x0, y0, step)
     if not np.isfinite(jac).all():
         return None
-    tables, tparams = _pack_tables(wcs_from)
+    tables, tparams = pixmap_tables.pack_tables(wcs_from)
     be.ops.interpolate_pixmap_tables(xp.asarray(grid), xp.asarray(jac), x0, y0, step,
                                      xp.asarray(tables), xp.asarray(tparams), out)  # fmt: skip
     return grid
@@ -544,7 +301,7 @@ def calc_pixmap(
     off_from = disable_bbox in ("from", "both")
     off_to = disable_bbox in ("to", "both")
 
-    tables_to = _lookup_tables(wcs_to)
+    tables_to = pixmap_tables.lookup_tables(wcs_to)
     if method == "fast" and tables_to:
         # Inverting a WCS's bilinear tables (blot's direction) needs astropy's
         # iterative inverse at every pixel: no cheaper way is implemented.
@@ -555,19 +312,19 @@ def calc_pixmap(
         method = "exact"
     # The nodes of a WCS with D2IM/NPOL tables come from its table-free copy;
     # the tables are applied at every pixel (see _interpolate).
-    tables_from = _lookup_tables(wcs_from)
+    tables_from = pixmap_tables.lookup_tables(wcs_from)
     if method == "fast" and tables_from and wcs_from.pixel_n_dim != 2:
         _note_exact_once(
             "calc_pixmap: lookup-table distortions (%s) of a WCS with %d pixel axes are "
             "evaluated exactly at every pixel.", ", ".join(tables_from), wcs_from.pixel_n_dim,
         )
         method = "exact"
-    smooth = _without_tables(wcs_from) if method == "fast" and tables_from else None
+    smooth = pixmap_tables.without_tables(wcs_from) if method == "fast" and tables_from else None
 
     if method == "exact":
         y, x = np.indices((ny, nx), dtype=np.float64)
         with _bboxes_off(wcs_from, bbox_from, off_from, wcs_to, bbox_to, off_to):
-            x, y = _map_exact(wcs_from, wcs_to, x, y)
+            x, y = pixmap_grid.map_exact(wcs_from, wcs_to, x, y)
         exact = np.dstack([x, y])
         return xp.asarray(exact) if device else exact
 
@@ -588,15 +345,15 @@ def calc_pixmap(
             _note_exact_once(
                 "calc_pixmap: the map through the lookup-table distortions (%s) is "
                 "undefined somewhere; evaluating every pixel exactly.",
-                ", ".join(_lookup_tables(wcs_from)),
+                ", ".join(pixmap_tables.lookup_tables(wcs_from)),
             )
             return calc_pixmap(wcs_from, wcs_to, shape=(ny, nx), disable_bbox=disable_bbox,
                                method="exact", backend=be, device=device)  # fmt: skip
-        bad = _bad_cells(grid)
+        bad = pixmap_grid.bad_cells(grid)
         n_undefined = int(bad.sum())
         with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
-            failed = _check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp)
-        if not (auto and _refine_pays(failed, step, nx, ny)):
+            failed = pixmap_grid.check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp)
+        if not (auto and pixmap_grid.refine_pays(failed, step, nx, ny)):
             break
         step //= 2
 
@@ -610,7 +367,7 @@ def calc_pixmap(
             int(bad.sum()), bad.size, step, step, n_undefined, int(failed.sum()), CHECK_TOL,
         )
         with _bboxes_off(wcs_from, bbox_from, off_from, wcs_to, bbox_to, off_to):
-            _exact_cells(wcs_from, wcs_to, out, bad, step, xp)
+            pixmap_grid.exact_cells(wcs_from, wcs_to, out, bad, step, xp)
 
     if keep_from_bbox:
         bbox = (bbox_from,) if np.ndim(bbox_from) == 1 else bbox_from

@@ -24,8 +24,8 @@
 // underscore (_mirror_index -> mirror_index, ...); _sinpi is sin_pi because
 // the CUDA math API already has a sinpi.
 //
-// Compiled by NVRTC (gpudriz._cuda_loader, with --fmad=false), by
-// nvcc --ptx and by g++ through tests/cuda_shim.h, hence: no #include, no
+// Compiled by NVRTC (gpudriz.backend.cuda.loader, with --fmad=false), by
+// nvcc --ptx and by g++ through tests/helpers/cuda_shim.h, hence: no #include, no
 // NAN/INFINITY macros, only the C math functions both sides provide, no
 // min/max (the host has no unqualified ones).  IDX_T (int or long long) comes
 // from the loader's preamble and types every flat index.

@@ -26,8 +26,8 @@
 // scratch[k * ny * nx + p]: neighbouring threads touch neighbouring
 // addresses, so the column walks coalesce, and there is no limit on n.
 //
-// Compiled by NVRTC (gpudriz._cuda_loader, with --fmad=false), by
-// nvcc --ptx and by g++ through tests/cuda_shim.h, hence: no #include, no
+// Compiled by NVRTC (gpudriz.backend.cuda.loader, with --fmad=false), by
+// nvcc --ptx and by g++ through tests/helpers/cuda_shim.h, hence: no #include, no
 // NAN/INFINITY macros, only the C math functions all three provide, no shared
 // memory.  IDX_T (int or long long) comes from the loader's preamble and
 // types every flat index.

@@ -17,8 +17,8 @@
 // - one thread per pixel (grid-stride) instead of Numba's parallel rows;
 //   pixel_flags takes the flat index's (j, i) like its twin.
 //
-// Compiled by NVRTC (gpudriz._cuda_loader, with --fmad=false), by
-// nvcc --ptx and by g++ through tests/cuda_shim.h, hence: no #include, no
+// Compiled by NVRTC (gpudriz.backend.cuda.loader, with --fmad=false), by
+// nvcc --ptx and by g++ through tests/helpers/cuda_shim.h, hence: no #include, no
 // NAN/INFINITY macros, only the C math functions all three provide, no shared
 // memory.  IDX_T (int or long long) comes from the loader's preamble and
 // types every flat index.

@@ -34,8 +34,8 @@
 // The square kernel computes each overlap and adds it at once (the twin's
 // scratch array only reorders the same values).
 //
-// Compiled by NVRTC (gpudriz._cuda_loader), by nvcc --ptx and by g++ through
-// tests/cuda_shim.h: no #include, only the C math functions all three
+// Compiled by NVRTC (gpudriz.backend.cuda.loader), by nvcc --ptx and by g++ through
+// tests/helpers/cuda_shim.h: no #include, only the C math functions all three
 // provide, no shared memory.  IDX_T (int or long long) comes from the
 // loader's preamble and types every flat index and element count.
 

@@ -20,8 +20,8 @@
 // is the device function pixmap_cubic_pixel (C cannot give the kernel and the
 // device function one name); _lagrange4 is lagrange4.
 //
-// Compiled by NVRTC (gpudriz._cuda_loader), by nvcc --ptx and by g++ through
-// tests/cuda_shim.h: no #include, only the C math functions both provide.
+// Compiled by NVRTC (gpudriz.backend.cuda.loader), by nvcc --ptx and by g++ through
+// tests/helpers/cuda_shim.h: no #include, only the C math functions both provide.
 // IDX_T (int or long long) comes from the loader's preamble and types every
 // flat index.
 

@@ -39,15 +39,30 @@ def xp(request):
     return cupy
 
 
-@pytest.fixture(params=["cpu", "cuda-host", pytest.param("cuda", marks=pytest.mark.gpu)])
+def _backend_named(name, block, max_grid):
+    if name == "cpu":
+        return gpudriz.get_backend("cpu")
+    if name == "cuda-host":
+        if not gxx_available():
+            pytest.skip("g++ is needed for the host-compiled kernels")
+        return host_backend(block=block, max_grid=max_grid)
+    _cuda_or_skip()
+    return gpudriz.get_backend("cuda")
+
+
+_CUDA_PARAM = pytest.param("cuda", marks=pytest.mark.gpu)
+
+
+@pytest.fixture(params=["cpu", "cuda-host", _CUDA_PARAM])
 def backend(request):
     """The backend under test: ``cpu``, ``cuda-host`` (the CUDA driver on g++-compiled kernels,
     small blocks and grids so that grid-stride loops wrap) or ``cuda`` (a real device)."""
-    if request.param == "cpu":
-        return gpudriz.get_backend("cpu")
-    if request.param == "cuda-host":
-        if not gxx_available():
-            pytest.skip("g++ is needed for the host-compiled kernels")
-        return host_backend(block=128, max_grid=16)
-    _cuda_or_skip()
-    return gpudriz.get_backend("cuda")
+    return _backend_named(request.param, block=128, max_grid=16)
+
+
+@pytest.fixture(params=["cuda-host", _CUDA_PARAM])
+def device_backend(request):
+    """The CUDA drivers only, for tests that compare them with the CPU backend: ``cuda-host``
+    with tiny launches (8 threads, 3 blocks: several blocks and grid strides even on the small
+    test images) or ``cuda`` (a real device)."""
+    return _backend_named(request.param, block=8, max_grid=3)

@@ -1,7 +1,7 @@
 """What the two drizzle drivers compute on the host, in one place so they cannot drift.
 
-The Numba driver (:func:`gpudriz.fallback.drizzle.drizzle_add`) and the CUDA
-driver (:meth:`gpudriz.backend.cuda.ops.KernelOps.drizzle_add`) launch different
+The Numba driver (:func:`gpudriz.backend.cpu.drizzle_add`) and the CUDA
+driver (:func:`gpudriz.backend.cuda.drizzle.drizzle_add`) launch different
 kernels on the same inputs; everything they decide before a launch is here:
 
 - the scalar parameters, rounded to float32 as cdrizzle keeps them
@@ -88,7 +88,7 @@ def drizzle_params(kernel, pixfrac, pscale_ratio, iscale, wht_scale):
     Parameters
     ----------
     kernel : str
-        One of :data:`gpudriz.fallback.drizzle.KERNEL_CODES`.
+        One of :data:`gpudriz.fallback.drizzle.KERNEL_NAMES`.
     pixfrac, pscale_ratio, iscale, wht_scale : float
         As given to ``drizzle_add``.
     """

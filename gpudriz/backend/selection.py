@@ -10,7 +10,7 @@ Backends
 ``"cpu"``
     Numba kernels in :mod:`gpudriz.fallback`, parallel over all cores.
 ``"cuda"``
-    CuPy raw kernels from :mod:`gpudriz.kernels` (:mod:`gpudriz.backend.cuda.ops`
+    CuPy raw kernels from :mod:`gpudriz.kernels` (:mod:`gpudriz.backend.cuda`
     drives them).  Needs CuPy (``pip install "gpudriz[cuda]"``), an NVIDIA
     driver and a device; asking for it where one of these is missing raises
     :class:`BackendUnavailableError` saying which.
@@ -32,6 +32,11 @@ from types import ModuleType
 
 import numpy as np
 
+from gpudriz.backend import cpu
+from gpudriz.backend.cuda.loader import get_module
+from gpudriz.backend.cuda.ops import KernelOps
+from gpudriz.backend.errors import BackendUnavailableError, DeviceMemoryError
+
 __all__ = [
     "Backend",
     "BackendUnavailableError",
@@ -47,14 +52,6 @@ BACKEND_NAMES = ("auto", "cpu", "cuda")
 ENV_VAR = "GPUDRIZ_BACKEND"
 
 
-class BackendUnavailableError(RuntimeError):
-    """An explicitly requested backend cannot be used on this machine."""
-
-
-class DeviceMemoryError(MemoryError):
-    """A device allocation would not fit in the GPU's free memory."""
-
-
 @dataclass(frozen=True)
 class Backend:
     """An engine for the per-pixel operations.
@@ -66,9 +63,11 @@ class Backend:
     xp : module
         The array module whose arrays the backend takes and returns.
     ops : module or object
-        Holds the operations (``drizzle_add``, ``blot``,
-        ``interpolate_pixmap``, ``check_memory``), with the same signatures
-        on every backend.
+        Holds the operations of :class:`gpudriz.backend.protocol.Operations`
+        (``drizzle_add``, ``blot``, ``interpolate_pixmap``, ``combine``,
+        ``check_memory``, ...), with the same signatures on every backend:
+        the module :mod:`gpudriz.backend.cpu`, or a
+        :class:`gpudriz.backend.cuda.ops.KernelOps`.
     """
 
     name: str
@@ -114,17 +113,12 @@ def cuda_status() -> tuple[bool, str]:
 
 
 def _cpu_backend() -> Backend:
-    from gpudriz.backend import cpu as _cpu_ops
-
-    return Backend("cpu", np, _cpu_ops)
+    return Backend("cpu", np, cpu)
 
 
 @functools.cache
 def _cuda_backend() -> Backend:
     import cupy
-
-    from gpudriz.backend.cuda.loader import get_module
-    from gpudriz.backend.cuda.ops import KernelOps
 
     dev = cupy.cuda.Device()
     sms = dev.attributes["MultiProcessorCount"]

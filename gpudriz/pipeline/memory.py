@@ -23,22 +23,15 @@ says nothing about it.
 from __future__ import annotations
 
 import math
-import os
-import resource
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from gpudriz.backend.memory import Available, available_memory
 from gpudriz.pipeline.state import MEDIAN_BUDGET
 
-__all__ = ["Available", "StepNeed", "RunSize", "available_memory", "step_needs", "check_run", "MemoryLimitError",
-           "CGROUP_ROOT", "PROC_SELF"]  # fmt: skip
-
-#: Where cgroups are mounted, and the process's /proc entry (module attributes so tests can point them
-#: at a simulated limit).
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-PROC_SELF = Path("/proc/self")
+__all__ = ["Available", "StepNeed", "RunSize", "available_memory", "step_needs", "check_run",
+           "MemoryLimitError"]  # fmt: skip
 
 #: Bytes per pixel of the final frame: SCI and WHT (float32), the co-added variance (float32), one
 #: float64 accumulation cell, ERR and its temporaries while it is computed, and the host copies
@@ -59,14 +52,6 @@ class MemoryLimitError(MemoryError):
 
 
 @dataclass(frozen=True)
-class Available:
-    """Memory this process may still allocate, and which limit sets it."""
-
-    bytes: int
-    source: str
-
-
-@dataclass(frozen=True)
 class StepNeed:
     """A step's estimated peak, what it is made of, and what to change to lower it."""
 
@@ -74,98 +59,6 @@ class StepNeed:
     bytes: int
     detail: str
     advice: str
-
-
-def _read_int(path: Path):
-    try:
-        text = path.read_text().strip()
-    except (OSError, ValueError):
-        return None
-    if text == "max":
-        return math.inf
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def _meminfo_available():
-    try:
-        for line in (PROC_SELF.parent / "meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:  # not Linux: free physical pages
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _cgroup_dirs():
-    """The process's cgroup folders, its own first, up to the mount point."""
-    rel = set()
-    try:
-        for line in (PROC_SELF / "cgroup").read_text().splitlines():
-            parts = line.split(":", 2)
-            if len(parts) == 3 and (parts[1] == "" or "memory" in parts[1].split(",")):
-                rel.add((parts[1], parts[2].lstrip("/")))
-    except OSError:
-        pass
-    dirs = []
-    for controllers, path in sorted(rel) or [("", "")]:
-        base = CGROUP_ROOT if controllers == "" else CGROUP_ROOT / "memory"
-        d = base / path
-        while True:
-            dirs.append(d)
-            if d == base or d.parent == d:
-                break
-            d = d.parent
-    # v1 layouts mount the memory controller at <root>/memory; in a container the root may be it.
-    dirs += [CGROUP_ROOT, CGROUP_ROOT / "memory"]
-    seen, out = set(), []
-    for d in dirs:
-        if d not in seen:
-            seen.add(d)
-            out.append(d)
-    return out
-
-
-def available_memory() -> Available:
-    """Memory this process may still allocate (see the module docstring), and its source.
-
-    Returns
-    -------
-    Available
-        ``bytes`` is ``math.inf`` when no limit at all can be read.
-    """
-    best = Available(math.inf, "no limit found")
-    host = _meminfo_available()
-    if host is not None:
-        best = Available(host, "the host's available memory")
-    for d in _cgroup_dirs():
-        for limit_name, usage_name in (("memory.max", "memory.current"),
-                                       ("memory.limit_in_bytes", "memory.usage_in_bytes")):  # fmt: skip
-            limit = _read_int(d / limit_name)
-            if limit is None or limit == math.inf or limit >= 2**60:  # v1 writes "unlimited" as ~2^63
-                continue
-            usage = _read_int(d / usage_name) or 0
-            free = max(0, limit - usage)
-            if free < best.bytes:
-                best = Available(free, f"cgroup limit {d / limit_name} = {_fmt(limit)}, {_fmt(usage)} in use")
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        used = 0
-        try:
-            for line in (PROC_SELF / "status").read_text().splitlines():
-                if line.startswith("VmSize:"):
-                    used = int(line.split()[1]) * 1024
-        except (OSError, ValueError, IndexError):
-            pass
-        free = max(0, soft - used)
-        if free < best.bytes:
-            best = Available(free, f"RLIMIT_AS (ulimit -v) = {_fmt(soft)}, {_fmt(used)} of address space in use")
-    return best
 
 
 def _fmt(n) -> str:

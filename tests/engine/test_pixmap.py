@@ -1,9 +1,12 @@
 """Tests of gpudriz.pixmap (calc_pixmap, estimate_pixel_scale_ratio) and its kernel.
 
+The node grid's own functions are tested in ``test_pixmap_grid.py``, the lookup tables' in
+``test_pixmap_tables.py``.
+
 The fast method is checked against astropy on a lattice of pixels that meets
 every node phase (the exact method is checked against drizzle.utils) on the
 real SIP headers of ``data/wcs/`` (design principle 7), and its interpolation
-kernel against the NumPy twin in ``tests/naive_pixmap.py``.
+kernel against the NumPy twin in ``tests/helpers/naive_pixmap.py``.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from astropy.wcs import WCS, DistortionLookupTable, FITSFixedWarning, Sip
 from gpudriz.fallback.pixmap import interpolate_pixmap
 from helpers import naive_pixmap as naive
 from helpers.paths import WCS_DIR
+from helpers.pixmaps import tan_wcs
 
+from gpudriz import pixmap_grid, pixmap_tables
 from gpudriz.pixmap import (
     CHECK_TOL,
-    DEFAULT_STEP,
-    MIN_STEP,
     auto_step,
     calc_pixmap,
     estimate_pixel_scale_ratio,
@@ -41,18 +44,6 @@ TOL_FAST = 1e-3  # px, the design's bound (principle 7)
 # --------------------------------------------------------------------------
 # WCS builders
 # --------------------------------------------------------------------------
-
-
-def tan_wcs(crval=(10.0, 20.0), crpix=(50.0, 40.0), scale=0.1 / 3600, rot=0.0, shape=None):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = list(crval)
-    w.wcs.crpix = list(crpix)
-    c, s = np.cos(np.deg2rad(rot)), np.sin(np.deg2rad(rot))
-    w.wcs.cd = scale * np.array([[-c, s], [s, c]])
-    if shape is not None:
-        w.pixel_shape = shape[::-1]
-    return w
 
 
 def sip_wcs(crval=(10.0, 20.0), crpix=(100.5, 75.5), scale=0.05 / 3600, rot=25.0):
@@ -260,15 +251,6 @@ def test_fast_default_step_and_backend_argument():
     assert a.flags.c_contiguous
 
 
-def test_auto_step_suits_the_chip_size():
-    assert auto_step(4096, 2048) == DEFAULT_STEP
-    assert auto_step(1024, 1024) == DEFAULT_STEP
-    assert auto_step(1024, 512) == DEFAULT_STEP
-    assert auto_step(512, 256) == 32
-    assert auto_step(128, 64) == 8
-    assert auto_step(10, 7) == MIN_STEP
-
-
 def _scaled_chip_sip(shape, pattern_nx=None):
     """A TAN-SIP chip whose ACS/WFC-like distortion pattern is scaled to ``pattern_nx`` px.
 
@@ -428,41 +410,15 @@ def read_dist_lookup():
 
 def _count_exact_pixels(monkeypatch):
     """Count the pixels gpudriz.pixmap evaluates exactly (all of them for method="exact")."""
-    import gpudriz.pixmap as gp
-
     counted = {"pixels": 0}
-    original = gp._map_exact
+    original = pixmap_grid.map_exact
 
     def counting(wcs_from, wcs_to, x, y):
         counted["pixels"] += np.size(x)
         return original(wcs_from, wcs_to, x, y)
 
-    monkeypatch.setattr(gp, "_map_exact", counting)
+    monkeypatch.setattr(pixmap_grid, "map_exact", counting)
     return counted
-
-
-def test_table_offset_is_astropys():
-    """The kernels' lookup (packed tables, 1-D and 2-D, clamped outside) equals astropy's."""
-    from gpudriz.fallback.pixmap import table_offset
-
-    from gpudriz.pixmap import _TABLE_NAMES, _pack_tables
-
-    rng = np.random.default_rng(5)
-    w = WCS(naxis=2)
-    w.det2im1 = DistortionLookupTable(rng.normal(size=(1, 40)).astype(np.float32),
-                                      (1.0, 1.0), (0.0, 0.0), (1.0, 1.0))  # fmt: skip
-    w.cpdis1 = DistortionLookupTable(rng.normal(size=(9, 12)).astype(np.float32),
-                                     (5.0, 4.0), (100.0, 75.0), (16.0, 8.0))  # fmt: skip
-    w.cpdis2 = DistortionLookupTable(rng.normal(size=(7, 5)).astype(np.float32),
-                                     (2.5, 3.0), (30.0, 20.0), (20.0, 12.0))  # fmt: skip
-    tables, tparams = _pack_tables(w)
-    pts = rng.uniform(-30.0, 250.0, size=(300, 2))
-    for k, name in enumerate(_TABLE_NAMES):
-        lut = getattr(w, name)
-        for x, y in pts:
-            ours = table_offset(tables, tparams, k, x, y)
-            want = 0.0 if lut is None else lut.get_offset(float(x), float(y))
-            assert ours == pytest.approx(want, abs=1e-12), (name, x, y)
 
 
 @pytest.mark.parametrize("shape", [(150, 200), (512, 1024)])
@@ -477,9 +433,7 @@ def test_lookup_tables_keep_the_fast_path_within_the_bound(shape, monkeypatch):
     err = np.abs(fast - exact).max()
     assert err < 1e-5, f"{err:.2e} px"  # measured 3.8e-7 px on the full 2048x4096 chip
     # the tables matter far beyond that: ignoring them is off by ~0.08 px
-    from gpudriz.pixmap import _without_tables
-
-    smooth = calc_pixmap(_without_tables(w_from), w_to, shape=shape, method="exact")
+    smooth = calc_pixmap(pixmap_tables.without_tables(w_from), w_to, shape=shape, method="exact")
     assert np.abs(smooth - exact).max() > 1e-2
 
 
@@ -516,27 +470,6 @@ def test_tables_of_the_output_wcs_are_inverted_exactly(caplog, monkeypatch):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, drizzle.utils.calc_pixmap(w_frame, w_chip, shape=shape),
                                rtol=0, atol=1e-9)  # fmt: skip
-
-
-def test_failed_inversion_nodes_are_nan():
-    from gpudriz.pixmap import _world_to_pixel_nodes
-
-    w = tan_wcs(crpix=(50.0, 50.0), scale=1e-4)
-    w.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
-    a = np.zeros((3, 3))
-    b = np.zeros((3, 3))
-    a[2, 0], b[0, 2], a[1, 1] = 2e-3, 2e-3, 1e-3
-    w.sip = Sip(a, b, None, None, w.wcs.crpix)
-    xs = np.linspace(-400.0, 400.0, 41)
-    x, y = np.meshgrid(xs, xs)
-    world = w.pixel_to_world_values(x.ravel() - 300, y.ravel() - 300)
-    px, py = _world_to_pixel_nodes(w, world)
-    nan = np.isnan(px)
-    assert nan.any() and not nan.all()
-    np.testing.assert_array_equal(nan, np.isnan(py))
-    with pytest.warns(UserWarning, match="failed to converge"):
-        rx, ry = w.world_to_pixel_values(*world)
-    np.testing.assert_allclose(px[~nan], rx[~nan], rtol=0, atol=1e-3)
 
 
 # --------------------------------------------------------------------------

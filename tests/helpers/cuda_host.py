@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from gpudriz.backend.cuda.loader import module_source
+from gpudriz.backend.cuda.ops import KernelOps
+from gpudriz.backend.selection import Backend
 
 SHIM = Path(__file__).resolve().parent / "cuda_shim.h"
 
@@ -211,9 +213,6 @@ def host_backend(block=8, max_grid=3, free_memory=None, index64=None):
     runs several blocks and several grid strides; ``index64`` forces the
     32- or 64-bit index build (default: the driver's choice).
     """
-    from gpudriz.backend import Backend
-    from gpudriz.backend.cuda.ops import KernelOps
-
     def get_module(name, wide):
         return host_module(name, wide if index64 is None else index64)
 

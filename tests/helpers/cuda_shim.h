@@ -1,5 +1,5 @@
 // Host shim: compiles the CUDA sources in kernels/ with g++ so that CI, which
-// has no GPU, runs the exact kernel source (see tests/cuda_host.py).
+// has no GPU, runs the exact kernel source (see tests/helpers/cuda_host.py).
 //
 // Force-included (g++ -include cuda_shim.h -x c++ kernels/X.cu).  It maps the
 // CUDA qualifiers to nothing, the built-in thread/block indices to globals the

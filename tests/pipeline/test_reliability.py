@@ -19,6 +19,7 @@ import pytest
 from astropy.io import fits
 
 import gpudriz
+from gpudriz.backend import memory as backend_memory
 from gpudriz.demo.tiny_inputs import write_tiny_exposures
 from gpudriz.pipeline import memory
 from gpudriz.pipeline.io.inputs import InputError, resolve_inputs
@@ -309,7 +310,7 @@ def _fake_cgroup(root, limit, current=0):
 
 def test_cgroup_limit_is_read(tmp_path, monkeypatch):
     _fake_cgroup(tmp_path / "cg", 300 * 2**20, 100 * 2**20)
-    monkeypatch.setattr(memory, "CGROUP_ROOT", tmp_path / "cg")
+    monkeypatch.setattr(backend_memory, "CGROUP_ROOT", tmp_path / "cg")
     avail = memory.available_memory()
     assert avail.bytes == 200 * 2**20 and "memory.max" in avail.source
     (tmp_path / "cg" / "memory.max").write_text("max\n")
@@ -318,7 +319,7 @@ def test_cgroup_limit_is_read(tmp_path, monkeypatch):
 
 def test_a_frame_too_large_for_the_cgroup_is_refused_before_any_work(tiny, monkeypatch):
     _fake_cgroup(tiny / "cg", 64 * 2**20)
-    monkeypatch.setattr(memory, "CGROUP_ROOT", tiny / "cg")
+    monkeypatch.setattr(backend_memory, "CGROUP_ROOT", tiny / "cg")
     md = _md(tiny, final_outnx=3000, final_outny=3000, final_scale=0.1)
     with pytest.raises(MemoryError) as err:
         md.run()

@@ -7,7 +7,7 @@ preamble (the index type), once per (file, index width, device), and memoised
 64-bit; the width is part of the cache key.
 
 The same preamble and source are what the test suite compiles with ``g++``
-through its host shim (``tests/cuda_shim.h``) and with ``nvcc --ptx``, so the
+through its host shim (``tests/helpers/cuda_shim.h``) and with ``nvcc --ptx``, so the
 text checked on a machine without a GPU is byte for byte the text NVRTC
 compiles here.
 
@@ -20,6 +20,10 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
+import numpy as np
+
+from gpudriz.kernels import KERNEL_FILES
+
 __all__ = [
     "KERNEL_FILES",
     "NVRTC_OPTIONS",
@@ -30,9 +34,6 @@ __all__ = [
     "needs_index64",
     "get_module",
 ]
-
-#: The CUDA sources, one per Numba twin in :mod:`gpudriz.fallback`.
-KERNEL_FILES = ("drizzle", "blot", "pixmap", "combine", "crreject")
 
 #: NVRTC options.  ``--fmad=false`` keeps ``a * b + c`` as two roundings, as
 #: on the CPU, so that the device and its Numba twin agree to the last bit
@@ -104,8 +105,6 @@ class DeviceModule:
             raw_fn = self._raw.get_function(name)
 
             def fn(grid, block, args, _f=raw_fn):
-                import numpy as np
-
                 _f(grid, block, tuple(np.uint64(0) if a is None else a for a in args))
 
             self._functions[name] = fn

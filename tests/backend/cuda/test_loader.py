@@ -8,14 +8,22 @@ each source's header names that twin.
 """
 
 import importlib
+import inspect
 import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from helpers.cuda_host import parse_signatures
+from helpers.paths import KERNELS_DIR
 
-from gpudriz.backend.cuda.loader import KERNEL_FILES, NVRTC_OPTIONS, module_source
+from gpudriz.backend.cuda.loader import (
+    KERNEL_FILES,
+    NVRTC_OPTIONS,
+    module_source,
+    needs_index64,
+)
 
 #: Entries whose Numba twin has another name (the twin's driver loops differ).
 TWIN_NAMES = {}
@@ -105,3 +113,26 @@ def test_nvrtc_compiles_the_loader_text(name):
     nvrtc.nvrtcGetProgramLog(prog, log)
     nvrtc.nvrtcDestroyProgram(ctypes.byref(prog))
     assert rc == 0, log.value.decode(errors="replace")
+
+
+def test_one_list_of_sources_each_with_its_twin_and_driver():
+    """kernels/X.cu for every X of KERNEL_FILES and no other; each has a Numba twin and a driver."""
+    assert sorted(p.stem for p in KERNELS_DIR.glob("*.cu")) == sorted(KERNEL_FILES)
+    for name in KERNEL_FILES:
+        importlib.import_module(f"gpudriz.fallback.{name}")
+        driver = importlib.import_module(f"gpudriz.backend.cuda.{name}")
+        # One driver per source: it launches the kernels of its own source only.
+        launched = set(re.findall(r'\.launch\(\s*"(\w+)"', inspect.getsource(driver)))
+        assert launched == {name}, f"gpudriz.backend.cuda.{name} launches {sorted(launched)}"
+
+
+def test_unknown_source_names_the_sources():
+    with pytest.raises(ValueError, match="no CUDA source 'nope'; the sources are drizzle, blot"):
+        module_source("nope")
+
+
+def test_index_width():
+    assert module_source("blot", index64=True).startswith("#define IDX_T long long\n")
+    assert module_source("blot").startswith("#define IDX_T int\n")
+    assert not needs_index64(None, 2**31 - 1, np.zeros(3))
+    assert needs_index64(None, 2**31)

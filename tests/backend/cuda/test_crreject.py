@@ -1,8 +1,8 @@
 """Host-run parity of ``kernels/crreject.cu`` (through its driver) with the Numba twin.
 
 The CUDA source is compiled with g++ through the host shim
-(``tests/cuda_host.py``) and driven by
-:func:`gpudriz.backend.cuda.pipeline_ops.driz_cr` on NumPy arrays, with tiny
+(``tests/helpers/cuda_host.py``) and driven by
+:func:`gpudriz.backend.cuda.crreject.driz_cr` on NumPy arrays, with tiny
 launches so that several blocks and grid strides run; it is compared with
 :func:`gpudriz.fallback.crreject.driz_cr` on the matrix of
 ``test_crreject.py`` ((snr, scale) pairs x grow x good mask x gain, on chips
@@ -28,8 +28,8 @@ from helpers.cuda_host import gxx_available, host_backend, host_module
 from helpers.paths import KERNELS_DIR
 from numpy.testing import assert_array_equal
 
+from gpudriz.backend.cuda.crreject import driz_cr as cuda_driz_cr
 from gpudriz.backend.cuda.loader import module_source
-from gpudriz.backend.cuda.pipeline_ops import driz_cr as cuda_driz_cr
 
 pytestmark = pytest.mark.skipif(
     not gxx_available(), reason="g++ is needed to run the CUDA sources on the host"

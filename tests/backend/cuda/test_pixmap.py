@@ -1,7 +1,7 @@
 """Host-run parity of ``kernels/pixmap.cu`` with its Numba twin ``fallback/pixmap.py``.
 
 The CUDA source is compiled with g++ through the host shim
-(``tests/cuda_host.py``), launched on small 1-D grids (several blocks, several
+(``tests/helpers/cuda_host.py``), launched on small 1-D grids (several blocks, several
 grid strides) and compared with Numba's ``interpolate_pixmap`` on node grids
 built as :mod:`gpudriz.pixmap` builds them (nodes from ``-step`` to beyond the
 last pixel), for several steps including 1 and sizes that are not multiples

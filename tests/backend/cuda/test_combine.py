@@ -1,8 +1,8 @@
 """Host-run parity of ``kernels/combine.cu`` (through its driver) with the Numba twin.
 
 The CUDA source is compiled with g++ through the host shim
-(``tests/cuda_host.py``) and driven by
-:func:`gpudriz.backend.cuda.pipeline_ops.combine` on NumPy arrays, with tiny
+(``tests/helpers/cuda_host.py``) and driven by
+:func:`gpudriz.backend.cuda.combine.combine` on NumPy arrays, with tiny
 launches so that several blocks and grid strides run; it is compared with
 :func:`gpudriz.fallback.combine.combine` on the matrix of ``test_combine.py``
 (every combine type x thresholds x weight masks x number of images, minmax
@@ -29,8 +29,8 @@ from helpers.paths import KERNELS_DIR
 from numpy.testing import assert_allclose, assert_array_equal
 
 from gpudriz.backend import DeviceMemoryError
+from gpudriz.backend.cuda.combine import combine as cuda_combine
 from gpudriz.backend.cuda.loader import module_source
-from gpudriz.backend.cuda.pipeline_ops import combine as cuda_combine
 
 pytestmark = pytest.mark.skipif(
     not gxx_available(), reason="g++ is needed to run the CUDA sources on the host"

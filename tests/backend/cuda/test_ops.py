@@ -1,9 +1,9 @@
 """The CUDA backend end to end, against the CPU backend, with and without a GPU.
 
-Every test runs on two "device" backends:
+Every test runs on the two "device" backends of the shared ``device_backend`` fixture:
 
-``host``
-    the CUDA driver (:class:`gpudriz.backend.cuda.ops.KernelOps`) on the exact
+``cuda-host``
+    the CUDA drivers (:class:`gpudriz.backend.cuda.ops.KernelOps`) on the exact
     ``kernels/*.cu`` sources compiled by g++ through the host shim, with
     tiny launches (several blocks, several grid strides).  Runs in CI.
 ``cuda``
@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from gpudriz.fallback.drizzle import KERNEL_NAMES
 from helpers.cuda_host import gxx_available, host_backend
 from helpers.pixmaps import distorted_pixmap
 from numpy.testing import assert_allclose, assert_array_equal
@@ -29,7 +30,7 @@ from gpudriz.backend import DeviceMemoryError, cuda_status
 
 pytestmark = pytest.mark.skipif(not gxx_available(), reason="g++ is needed for the host shim")
 
-KERNELS = ("square", "turbo", "point", "gaussian", "tophat", "lanczos2", "lanczos3")
+KERNELS = KERNEL_NAMES
 PIXFRACS = (1.0, 0.7, 0.3)
 SCALES = (0.5, 1.0, 2.0)
 FILLVALS = (None, 0.0)
@@ -40,19 +41,9 @@ _CUDA_OK, _CUDA_WHY = cuda_status()
 
 
 def _backend(name):
-    if name == "host":
-        return host_backend()
     if not _CUDA_OK:
         pytest.skip(f"no CUDA device: {_CUDA_WHY}")
-    return gpudriz.get_backend("cuda")
-
-
-DEVICE_BACKENDS = ["host", pytest.param("cuda", marks=pytest.mark.gpu)]
-
-
-@pytest.fixture(params=DEVICE_BACKENDS)
-def device_backend(request):
-    return _backend(request.param)
+    return gpudriz.get_backend(name)
 
 
 def _pixmap(shape=IN_SHAPE, shift=(12.0, 6.0)):
@@ -314,36 +305,3 @@ def test_device_memory_error_is_clear():
     cuda = _backend("cuda")
     with pytest.raises(DeviceMemoryError, match="GiB of device memory"):
         gpudriz.Drizzle(out_shape=(200_000, 200_000), backend=cuda)
-
-
-# --------------------------------------------------------------------------
-# Backend selection on a machine without a usable GPU
-# --------------------------------------------------------------------------
-
-
-def test_cuda_status_without_cupy(monkeypatch):
-    import sys
-
-    import gpudriz.backend.selection as backend_module
-
-    backend_module.cuda_status.cache_clear()
-    monkeypatch.setitem(sys.modules, "cupy", None)  # "import cupy" raises ImportError
-    try:
-        ok, why = backend_module.cuda_status()
-        assert not ok and "CuPy is not installed" in why
-        with pytest.raises(gpudriz.BackendUnavailableError, match="CuPy is not installed"):
-            gpudriz.get_backend("cuda")
-    finally:
-        backend_module.cuda_status.cache_clear()
-
-
-def test_auto_says_once_why_it_chose_the_cpu(monkeypatch, caplog):
-    import gpudriz.backend.selection as backend_module
-
-    monkeypatch.setattr(backend_module, "cuda_status", lambda: (False, "no driver here"))
-    monkeypatch.setattr(backend_module, "_auto_reported", False)
-    with caplog.at_level("INFO", logger="gpudriz"):
-        assert gpudriz.get_backend("auto").name == "cpu"
-        assert gpudriz.get_backend("auto").name == "cpu"
-    msgs = [r.getMessage() for r in caplog.records if "backend 'auto'" in r.getMessage()]
-    assert msgs == ["gpudriz backend 'auto' chose the CPU: no driver here."]

@@ -1,7 +1,7 @@
 """Host-run parity of ``kernels/blot.cu`` with its Numba twin ``fallback/blot.py``.
 
 The CUDA source is compiled with g++ through the host shim
-(``tests/cuda_host.py``) and launched on small 1-D grids, so that several
+(``tests/helpers/cuda_host.py``) and launched on small 1-D grids, so that several
 blocks and several grid strides run, then compared with Numba's
 ``blot_kernel`` called with the same arguments: every interpolant x fill value
 x ``iscale`` (x ``sinscl`` for sinc), on positions inside the image, on its

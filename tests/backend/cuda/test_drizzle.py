@@ -23,8 +23,8 @@ pytestmark = pytest.mark.skipif(
     not gxx_available(), reason="g++ is needed to compile the CUDA sources for the CPU"
 )
 
-KERNELS = ("square", "turbo", "point", "gaussian", "tophat", "lanczos2", "lanczos3")
-ENTRY = {k: "drizzle_lanczos" if k.startswith("lanczos") else f"drizzle_{k}" for k in KERNELS}
+KERNELS = fdrizzle.KERNEL_NAMES
+ENTRY = fdrizzle.KERNEL_ENTRIES
 IN_SHAPE = (20, 24)  # (ny, nx)
 OUT_SHAPE = (38, 42)  # not square, so that a swapped x/y limit shows
 N_BAD = 3  # non-finite pixels planted by _inputs
