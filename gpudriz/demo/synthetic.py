@@ -30,8 +30,15 @@ What the files model, and how:
   Cosmic rays are left unflagged: finding them is MultiDrizzle's job.
 
 Only NumPy and Astropy are used, so the data do not depend on the code they
-test.  Everything is drawn from ``numpy.random.Generator`` streams seeded by
-``seed``: the same call writes byte-identical files.
+test (an import-linter contract in ``pyproject.toml`` keeps it so).  Everything
+is drawn from ``numpy.random.Generator`` streams seeded by ``seed``: the same
+call writes byte-identical files.
+
+The model is in three modules, whose names this one re-exports:
+:mod:`gpudriz.demo.instrument` (geometry, pixel areas, detector),
+:mod:`gpudriz.demo.scene` (stars and galaxies, and :func:`render_scene`) and
+:mod:`gpudriz.demo.truth` (:class:`Truth` and its file); this one writes the
+association (:func:`make_association`: exposures, headers, ASN table).
 """
 
 from __future__ import annotations
