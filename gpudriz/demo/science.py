@@ -28,6 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
+from scipy import ndimage
+
+from gpudriz.demo.scene import render_scene
 
 __all__ = [
     "ScienceFigures",
@@ -147,8 +151,6 @@ def star_figures(truth, image, wcs: WCS, *, radius=None, pixel_scale=None):
     aperture has ``radius`` output pixels (default 0.25 arcsec), the
     background is the median of an annulus out to twice that.
     """
-    from astropy.wcs.utils import proj_plane_pixel_scales
-
     img = np.asarray(image, dtype=np.float64)
     scale = pixel_scale or float(np.mean(proj_plane_pixel_scales(wcs)) * 3600.0)
     r = radius or 0.25 / scale
@@ -292,10 +294,6 @@ def residual_objects(truth, image, weight, wcs, crmasks, *, nsigma=5.0, source_s
         ``residual_objects``, ``residual_on_cr``, ``residual_on_hot``,
         ``background_pixels`` and ``noise_scale`` (``c``).
     """
-    from scipy import ndimage
-
-    from gpudriz.demo.synthetic import render_scene
-
     sci = np.asarray(image, dtype=np.float64)
     wht = np.asarray(weight, dtype=np.float64)
     shape = sci.shape
@@ -377,10 +375,6 @@ def photometry_figures(truth, image, wcs, *, radius_arcsec=0.2, total_arcsec=1.0
         ``centroid`` (median offset in the small aperture, output pixels),
         ``stars`` and ``stars_total`` (counts).
     """
-    from astropy.wcs.utils import proj_plane_pixel_scales
-
-    from gpudriz.demo.synthetic import render_scene
-
     img = np.asarray(image, dtype=np.float64)
     scale = float(np.mean(proj_plane_pixel_scales(wcs)) * 3600.0)
     stars = truth.stars[np.asarray(truth.stars["isolated"], dtype=bool)]

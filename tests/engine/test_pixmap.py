@@ -263,8 +263,8 @@ def _scaled_chip_sip(shape, pattern_nx=None):
     pattern_nx = nx if pattern_nx is None else pattern_nx
     w = tan_wcs(crpix=((nx + 1) / 2, (ny + 1) / 2), rot=20.0)
     w.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
-    a = synthetic._distortion(synthetic.DISTORTION_X, pattern_nx)
-    b = synthetic._distortion(synthetic.DISTORTION_Y, pattern_nx)
+    a = synthetic.distortion_polynomial(synthetic.DISTORTION_X, pattern_nx)
+    b = synthetic.distortion_polynomial(synthetic.DISTORTION_Y, pattern_nx)
     a[1, 0] = a[0, 1] = b[1, 0] = b[0, 1] = 0.0  # the linear part belongs in the CD matrix
     w.sip = Sip(a, b, None, None, w.wcs.crpix)
     return w
