@@ -16,7 +16,7 @@ any memory-bound kernel is judged against.  Best of ``--repeat`` runs after a
 warm-up call (NVRTC compilation, reported separately).
 
 ``--smoke`` runs the same code on tiny sizes with the host-compiled kernels
-of the test suite (``tests/cuda_host.py``): it proves the script runs on a
+of the test suite (``tests/helpers/cuda_host.py``): it proves the script runs on a
 machine without a GPU; its figures mean nothing.
 
 Run: ``python benchmarks/bench_cuda.py [--repeat N] [--skip-mosaic] [--smoke]``.

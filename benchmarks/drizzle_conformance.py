@@ -42,7 +42,7 @@ from pathlib import Path
 DEFAULT_DATA_DIRS = (Path(__file__).resolve().parents[2] / "shared" / "data" / "wcs",)
 
 #: The conftest written beside drizzle's tests.  It is the whole mapping, so
-#: it is kept as one text that ``tests/test_drizzle_conformance.py`` runs on a
+#: it is kept as one text that ``tests/engine/test_drizzle_conformance.py`` runs on a
 #: small suite of its own.
 CONFTEST = '''\
 """Map drizzle's public modules onto gpudriz (written by benchmarks/drizzle_conformance.py)."""

@@ -7,21 +7,9 @@
 
 The steps (MultiDrizzle manual, section 1.4) run in order, each switched by
 its parameter and by :meth:`Multidrizzle.run`'s arguments; each is a task
-with explicit inputs in its own module of :mod:`gpudriz.pipeline.steps`:
-
-1. initialization (:meth:`Multidrizzle.build`, :mod:`~gpudriz.pipeline.initialization`):
-   inputs, instrument model, output frames;
-2. ``static`` (:mod:`~gpudriz.pipeline.steps.static`): per-chip static bad-pixel mask,
-   AND-ed over exposures;
-3. ``skysub`` (:mod:`~gpudriz.pipeline.steps.sky`, :mod:`~gpudriz.pipeline.steps.skymatch`):
-   per-chip clipped sky, the per-exposure minimum surface brightness rule, MDRIZSKY;
-4. ``driz_separate`` (:mod:`~gpudriz.pipeline.steps.separate`): each exposure drizzled
-   onto the separate frame;
-5. ``median`` (:mod:`~gpudriz.pipeline.steps.median`): the separate images combined
-   section by section under a memory budget;
-6. ``blot`` (:mod:`~gpudriz.pipeline.steps.blot`): the median blotted back to every chip;
-7. ``driz_cr`` (:mod:`~gpudriz.pipeline.steps.driz_cr`): cosmic rays, each chip against its blot;
-8. ``driz_combine`` (:mod:`~gpudriz.pipeline.steps.final`): the final drizzle, cosmic rays masked.
+with explicit inputs in its own module of :mod:`gpudriz.pipeline.steps`
+(``static``, ``sky``/``skymatch``, ``separate``, ``median``, ``blot``,
+``driz_cr``, ``final``; the table is in ``docs/architecture.md``).
 
 :class:`Multidrizzle` owns the run's state (:mod:`gpudriz.pipeline.state`:
 each chip's :class:`~gpudriz.pipeline.state.ChipWork`, the single images,
