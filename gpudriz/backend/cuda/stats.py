@@ -8,10 +8,10 @@ and the histogram (a few hundred kilobytes) come back to the host.
 
 from __future__ import annotations
 
+from gpudriz.backend import host
 from gpudriz.backend.arrays import to_host
 from gpudriz.backend.cuda.launch import F64, I64, as_i32
 from gpudriz.backend.cuda.loader import needs_index64
-from gpudriz.backend import host
 
 __all__ = ["sample_moments", "window_histogram"]
 

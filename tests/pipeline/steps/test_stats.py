@@ -16,7 +16,12 @@ from helpers.naive_stats import NOISE, SKY, naive_clipped_stats, sky_scene
 from numpy.testing import assert_allclose
 
 from gpudriz.backend.arrays import to_host
-from gpudriz.pipeline.steps.stats import HIST_BINS, MAX_BINS, ClippedStats, clipped_stats
+from gpudriz.pipeline.steps.stats import (
+    HIST_BINS,
+    MAX_BINS,
+    ClippedStats,
+    clipped_stats,
+)
 
 # --------------------------------------------------------------------------
 # array modules: NumPy here; CuPy joins where a device answers
