@@ -708,50 +708,116 @@ def drizzle_node_stats(pixmap, xmin, xmax, band_rows, stats):
 TILE = 64
 
 
+# Not inlined: Numba prunes an ``is None`` branch on a function's own arguments only, and the
+# optional buffers reach _drizzle_band inside a tuple.
+@njit(cache=True, nogil=True, error_model="numpy")
+def _from_offset(acc, o):
+    """``acc[o:]``, or None for an absent buffer."""
+    if acc is None:
+        return None
+    return acc[o:]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _dq_from_offset(dq, acc_dq, o):
+    """The band's DQ buffer from ``o``; the one-cell placeholder itself when there is no DQ."""
+    if dq is None:
+        return acc_dq
+    return acc_dq[o:]
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _drizzle_band(kernel_fn, b, band):
+    """Drizzle band ``b`` of input rows into its private buffer with ``kernel_fn``, tile by tile.
+
+    ``band`` is the tuple of :func:`drizzle_bands`' arguments.  Inlined into each kernel's band
+    function, so that ``kernel_fn`` is a direct call there (see :data:`BAND_FUNCTIONS`).
+    """
+    (data, weights, pixmap, data2, dq, xmin, xmax, band_rows, iscale, iscale2, wht_scale, pf, s,
+     lut, out_nx, out_ny, boxes, offsets, acc_sw, acc_var, acc_flag, acc_dq, row_miss,
+     row_bad) = band  # fmt: skip
+    base_row = band_rows[0]
+    bx0 = boxes[b, 0]
+    bx1 = boxes[b, 1]
+    by0 = boxes[b, 2]
+    by1 = boxes[b, 3]
+    o = offsets[b]
+    sw = acc_sw[o:]
+    var = acc_var[:, o:]
+    flag = _from_offset(acc_flag, o)
+    bdq = _dq_from_offset(dq, acc_dq, o)
+    for tj in range(band_rows[b], band_rows[b + 1], TILE):
+        tj1 = min(tj + TILE, band_rows[b + 1])
+        for ti in range(xmin, xmax + 1, TILE):
+            ti1 = min(ti + TILE - 1, xmax)
+            kernel_fn(data, weights, pixmap, data2, dq, ti, ti1, tj, tj1,
+                      iscale, iscale2, wht_scale, pf, s, lut, bx0, bx1, by0, by1,
+                      sw, var, flag, bdq, row_miss, row_bad, base_row)  # fmt: skip
+
+
+# One band function per kernel, bands in parallel: each calls its kernel directly, so a run
+# compiles (and caches) only the kernels it uses, where one function switching on the kernel
+# code compiled all seven on first use.
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def bands_square(band):
+    for b in prange(band[7].shape[0] - 1):
+        _drizzle_band(drizzle_square, b, band)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def bands_turbo(band):
+    for b in prange(band[7].shape[0] - 1):
+        _drizzle_band(drizzle_turbo, b, band)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def bands_point(band):
+    for b in prange(band[7].shape[0] - 1):
+        _drizzle_band(drizzle_point, b, band)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def bands_gaussian(band):
+    for b in prange(band[7].shape[0] - 1):
+        _drizzle_band(drizzle_gaussian, b, band)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def bands_tophat(band):
+    for b in prange(band[7].shape[0] - 1):
+        _drizzle_band(drizzle_tophat, b, band)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def bands_lanczos(band):
+    for b in prange(band[7].shape[0] - 1):
+        _drizzle_band(drizzle_lanczos, b, band)
+
+
+#: The band function of each kernel's entry point (:data:`KERNEL_ENTRIES`).
+BAND_FUNCTIONS = {
+    "drizzle_square": bands_square,
+    "drizzle_turbo": bands_turbo,
+    "drizzle_point": bands_point,
+    "drizzle_gaussian": bands_gaussian,
+    "drizzle_tophat": bands_tophat,
+    "drizzle_lanczos": bands_lanczos,
+}
+
+
 def drizzle_bands(
     kcode, data, weights, pixmap, data2, dq, xmin, xmax, band_rows,
     iscale, iscale2, wht_scale, pf, s, lut, out_nx, out_ny,
     boxes, offsets, acc_sw, acc_var, acc_flag, acc_dq, row_miss, row_bad,
 ):  # fmt: skip
-    """Drizzle every band of input rows into its private buffer, bands in parallel."""
-    nb = band_rows.shape[0] - 1
-    base_row = band_rows[0]
-    for b in prange(nb):
-        bx0 = boxes[b, 0]
-        bx1 = boxes[b, 1]
-        by0 = boxes[b, 2]
-        by1 = boxes[b, 3]
-        o = offsets[b]
-        sw = acc_sw[o:]
-        var = acc_var[:, o:]
-        if acc_flag is None:
-            flag = None
-        else:
-            flag = acc_flag[o:]
-        if dq is None:
-            bdq = acc_dq
-        else:
-            bdq = acc_dq[o:]
-        for tj in range(band_rows[b], band_rows[b + 1], TILE):
-            tj1 = min(tj + TILE, band_rows[b + 1])
-            for ti in range(xmin, xmax + 1, TILE):
-                ti1 = min(ti + TILE - 1, xmax)
-                args = (data, weights, pixmap, data2, dq, ti, ti1, tj, tj1,
-                        iscale, iscale2, wht_scale, pf, s, lut, bx0, bx1, by0, by1,
-                        sw, var, flag, bdq, row_miss, row_bad, base_row)  # fmt: skip
-                if kcode == _SQUARE:
-                    drizzle_square(*args)
-                elif kcode == _POINT:
-                    drizzle_point(*args)
-                elif kcode == _TURBO:
-                    drizzle_turbo(*args)
-                elif kcode == _GAUSSIAN:
-                    drizzle_gaussian(*args)
-                elif kcode == _TOPHAT:
-                    drizzle_tophat(*args)
-                else:
-                    drizzle_lanczos(*args)
+    """Drizzle every band of input rows into its private buffer, bands in parallel.
+
+    Runs the band function of kernel ``kcode`` (:data:`BAND_FUNCTIONS`).
+    """
+    band = (data, weights, pixmap, data2, dq, xmin, xmax, band_rows, iscale, iscale2, wht_scale, pf,
+            s, lut, out_nx, out_ny, boxes, offsets, acc_sw, acc_var, acc_flag, acc_dq, row_miss,
+            row_bad)  # fmt: skip
+    BAND_FUNCTIONS[DRIZZLE_KERNELS[kcode][1]](band)
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")

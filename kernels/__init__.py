@@ -8,4 +8,4 @@ __all__ = ["KERNEL_FILES"]
 
 #: The CUDA sources ``X.cu``, one per Numba twin in :mod:`gpudriz.fallback` and per driver in
 #: :mod:`gpudriz.backend.cuda`: the one list of them.
-KERNEL_FILES = ("drizzle", "blot", "pixmap", "combine", "crreject")
+KERNEL_FILES = ("drizzle", "blot", "pixmap", "combine", "crreject", "stats")

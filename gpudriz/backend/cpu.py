@@ -14,6 +14,7 @@ import numpy as np
 
 from gpudriz.backend import host
 from gpudriz.backend.memory import host_free_bytes, require_memory
+from gpudriz.fallback import stats as fallback_stats
 from gpudriz.fallback.blot import blot
 from gpudriz.fallback.combine import combine
 from gpudriz.fallback.crreject import driz_cr
@@ -26,7 +27,7 @@ from gpudriz.fallback.drizzle import (
 from gpudriz.fallback.pixmap import interpolate_pixmap, interpolate_pixmap_tables
 
 __all__ = ["drizzle_add", "blot", "interpolate_pixmap", "interpolate_pixmap_tables", "combine",
-           "driz_cr", "free_bytes", "check_memory"]  # fmt: skip
+           "driz_cr", "sample_moments", "window_histogram", "free_bytes", "check_memory"]  # fmt: skip
 
 
 def free_bytes():
@@ -172,3 +173,37 @@ def drizzle_add(
     nmiss = int(row_miss.sum())
     nskip = int(np.count_nonzero(row_miss == (xmax - xmin + 1)))
     return nmiss, nskip, int(row_bad.sum())
+
+
+#: Chunks of the moments pass and of the histogram pass: fixed (not the thread count), so the
+#: float64 sums are added in the same order, and the results are the same, on every machine.
+MOMENT_CHUNKS = 64
+HISTOGRAM_CHUNKS = 16
+
+
+def _flat_sample(data, mask):
+    flat = np.ascontiguousarray(data).reshape(-1)
+    if flat.dtype not in (np.float32, np.float64):
+        flat = flat.astype(np.float64)
+    if mask is None:
+        return flat, np.zeros(1, dtype=np.uint8), False
+    return flat, np.ascontiguousarray(mask).reshape(-1).view(np.uint8), True
+
+
+def sample_moments(data, mask, lower, upper, ref):
+    """Count, sums of ``v - ref`` and ``(v - ref)**2``, min and max of the sample (see :mod:`gpudriz.fallback.stats`)."""
+    flat, m, use = _flat_sample(data, mask)
+    partials = np.empty((MOMENT_CHUNKS, 5))
+    fallback_stats.sample_moments(flat, m, use, float(lower), float(upper), float(ref), partials)
+    return host.reduce_moments(partials)
+
+
+def window_histogram(data, mask, lower, upper, lo, width, nbins, ref):
+    """Per-bin count and sums of the sample in ``nbins`` bins of ``width`` from ``lo``."""
+    flat, m, use = _flat_sample(data, mask)
+    counts = np.empty((HISTOGRAM_CHUNKS, nbins), dtype=np.int64)
+    sums = np.empty((HISTOGRAM_CHUNKS, nbins))
+    sumsq = np.empty((HISTOGRAM_CHUNKS, nbins))
+    fallback_stats.window_histogram(flat, m, use, float(lower), float(upper), float(lo), float(width), float(ref),
+                             counts, sums, sumsq)
+    return counts.sum(axis=0), sums.sum(axis=0), sumsq.sum(axis=0)

@@ -37,6 +37,7 @@ __all__ = [
     "fold_nonfinite_variance",
     "may_have_negative_weights",
     "footprint_box",
+    "reduce_moments",
 ]
 
 
@@ -188,3 +189,22 @@ def footprint_box(xlo, xhi, ylo, yhi, step, params, out_nx, out_ny):
     if ii0 > ii1 or jj0 > jj1:
         return None
     return ii0, ii1, jj0, jj1
+
+
+def reduce_moments(partials):
+    """``(n, s1, s2, min, max)`` of the clipped-statistics sample from per-chunk partials.
+
+    Parameters
+    ----------
+    partials : ndarray (k, 5) of float64, NumPy or CuPy
+        Rows of count, sum(v - ref), sum((v - ref)**2), min, max, as the moments passes write
+        them (:func:`gpudriz.fallback.stats.sample_moments`, ``kernels/stats.cu``); the
+        min/max of a row without values are ignored.
+    """
+    n = float(partials[:, 0].sum())
+    if n == 0:
+        return 0, 0.0, 0.0, math.nan, math.nan
+    some = partials[partials[:, 0] > 0]
+    sums = partials[:, 1:3].sum(axis=0)
+    return (int(n), float(sums[0]), float(sums[1]), float(some[:, 3].min()), float(some[:, 4].max()))
+

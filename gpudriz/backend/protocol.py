@@ -71,6 +71,21 @@ class Operations(Protocol):
         See :func:`gpudriz.fallback.crreject.driz_cr`.
         """
 
+    def sample_moments(self, data, mask, lower, upper, ref):
+        """Count, sums of ``v - ref`` and ``(v - ref)**2``, min and max of a sample (``kernels/stats.cu``).
+
+        The sample is the finite values of ``data`` (float32 or float64) where ``mask`` (uint8,
+        or None) is non-zero, inside ``[lower, upper]``.  Returns ``(n, s1, s2, min, max)`` as
+        Python numbers (NaN min/max when empty).  See :mod:`gpudriz.fallback.stats`.
+        """
+
+    def window_histogram(self, data, mask, lower, upper, lo, width, nbins, ref):
+        """Histogram of a sample in ``nbins`` bins of ``width`` from ``lo`` (``kernels/stats.cu``).
+
+        Returns host arrays ``(counts, sums, sumsq)``: per bin the count (int64) and the sums of
+        ``v - ref`` and ``(v - ref)**2`` (float64).  See :mod:`gpudriz.fallback.stats`.
+        """
+
     def free_bytes(self):
         """Bytes of the backend's memory available to new allocations, or None (unknown)."""
 

@@ -70,7 +70,13 @@ from gpudriz.demo.instrument import (
     pixel_area_map,
     tangent_wcs,
 )
-from gpudriz.demo.scene import PSF_HALF, add_galaxies, draw_scene, render_scene, render_sources
+from gpudriz.demo.scene import (
+    PSF_HALF,
+    add_galaxies,
+    draw_scene,
+    render_scene,
+    render_sources,
+)
 from gpudriz.demo.truth import Truth, read_truth, write_truth
 
 __all__ = [

@@ -58,6 +58,7 @@ from gpudriz.pipeline.steps.blot import BlotParams, blot_chip, read_median
 from gpudriz.pipeline.steps.driz_cr import DrizCrParams, driz_cr_chip
 from gpudriz.pipeline.steps.final import FinalParams, final_drizzle
 from gpudriz.pipeline.steps.median import MedianParams, median_singles
+from gpudriz.pipeline.steps.pixmap_cache import PixmapCache
 from gpudriz.pipeline.steps.separate import SeparateParams, separate_exposure
 from gpudriz.pipeline.steps.sky import SkyParams, combine_skies, sky_chip, user_chip_sky
 from gpudriz.pipeline.steps.skymatch import match_sky
@@ -310,6 +311,8 @@ class Multidrizzle:
                 _IN_PLACE[name](self.chips)
             self.timings[name] = time.perf_counter() - t0
             log.info("step %d/%d: %s done in %.2f s", k, len(enabled), name, self.timings[name])
+        if self.state.pixmaps is not None:
+            self.state.pixmaps.clear()  # driz_separate's pixmaps, if no blot took them
         runfile = products.write_runfile(self.pars, self.workdir)
         if runfile is not None:
             self.products["runfile"] = runfile
@@ -386,10 +389,12 @@ class Multidrizzle:
         """Each exposure drizzled onto the separate frame, in e-/s, weights exptime x good."""
         params, prov = SeparateParams.from_pars(self.pars), self.provenance()
         self.state.singles = []
+        # The blot reuses the pixmaps to this frame while they fit the cache's budget.
+        self.state.pixmaps = PixmapCache(self.backend.ops.free_bytes)
         for group in by_exposure(self.chips):
             single = separate_exposure([w.task_input() for w in group], group[0].exposure.exptime,
                                        self.separate_frame, params, self._task_backend, self.workdir,
-                                       prov)  # fmt: skip
+                                       prov, self.state.pixmaps)  # fmt: skip
             self.intermediates += [single.sci_path, single.wht_path]
             self.state.singles.append((group, single))
 
@@ -412,9 +417,10 @@ class Multidrizzle:
             raise PipelineError("blot: there is no median image; run the median step.")
         name, params, prov = self._task_backend, BlotParams.from_pars(self.pars), self.provenance()
         med, counts = read_median(self.state.median, name)
+        cache = self.state.pixmaps
         for w in self.chips:
             r = blot_chip(w.task_input(), med, counts, len(self.state.singles), self.separate_frame,
-                          params, name, self.workdir, prov)  # fmt: skip
+                          params, name, self.workdir, prov, cache.take(w.chip.name) if cache else None)  # fmt: skip
             self.intermediates += [r.blot_path, r.median_var_path]
             w.blot_path, w.median_var_path = r.blot_path, r.median_var_path
 

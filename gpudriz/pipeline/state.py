@@ -220,10 +220,14 @@ class RunState:
         Per exposure, its chips and its single images (driz_separate).
     median : MedianImage or None
         The median and its counts (median).
+    pixmaps : PixmapCache or None
+        driz_separate's pixmaps to the separate frame, kept for the blot
+        (:mod:`gpudriz.pipeline.steps.pixmap_cache`).
     """
 
     singles: list = field(default_factory=list)
     median: MedianImage | None = None
+    pixmaps: object = None
 
 
 def by_exposure(chips) -> list[list]:

@@ -9,7 +9,13 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from gpudriz.demo.instrument import ChipGeometry, global_cd
-from gpudriz.demo.scene import PSF, add_galaxies, draw_scene, render_scene, render_sources
+from gpudriz.demo.scene import (
+    PSF,
+    add_galaxies,
+    draw_scene,
+    render_scene,
+    render_sources,
+)
 
 
 def test_galaxy_stamp_holds_its_flux_and_is_centred(exposures):

@@ -82,8 +82,14 @@ class Launcher:
         if n <= 0:
             return
         fn = self._get_module(source, index64).get_function(entry)
-        grid = max(1, min(-(-int(n) // self.block), self.max_grid))
-        fn((grid,), (self.block,), tuple(args))
+        fn((self.grid_for(n),), (self.block,), tuple(args))
+
+    def grid_for(self, n):
+        """Blocks of a launch over ``n`` work items: ``ceil(n / block)``, at least 1, at most ``max_grid``.
+
+        A kernel that writes one partial result per thread needs ``grid_for(n) * block`` of them.
+        """
+        return max(1, min(-(-int(n) // self.block), self.max_grid))
 
     def free_bytes(self):
         """Bytes of device memory available for new buffers (None: unknown/unlimited)."""

@@ -2,8 +2,8 @@
 
 :class:`KernelOps` is a :class:`~gpudriz.backend.cuda.launch.Launcher` whose methods are the
 drivers of :mod:`gpudriz.backend.cuda.drizzle`, :mod:`~gpudriz.backend.cuda.blot`,
-:mod:`~gpudriz.backend.cuda.pixmap`, :mod:`~gpudriz.backend.cuda.combine` and
-:mod:`~gpudriz.backend.cuda.crreject`: each driver takes the launcher as its first argument, so it
+:mod:`~gpudriz.backend.cuda.pixmap`, :mod:`~gpudriz.backend.cuda.combine`,
+:mod:`~gpudriz.backend.cuda.crreject` and :mod:`~gpudriz.backend.cuda.stats`: each driver takes the launcher as its first argument, so it
 is bound here as a method, with the signature of :class:`gpudriz.backend.protocol.Operations`.
 With CuPy and :func:`gpudriz.backend.cuda.loader.get_module` it drives a GPU.  The test suite
 builds the same class on NumPy and the g++-compiled kernel sources (``tests/helpers/cuda_host.py``),
@@ -17,6 +17,7 @@ from gpudriz.backend.cuda import combine as combine_driver
 from gpudriz.backend.cuda import crreject as crreject_driver
 from gpudriz.backend.cuda import drizzle as drizzle_driver
 from gpudriz.backend.cuda import pixmap as pixmap_driver
+from gpudriz.backend.cuda import stats as stats_driver
 from gpudriz.backend.cuda.launch import Launcher
 
 __all__ = ["KernelOps"]
@@ -34,3 +35,5 @@ class KernelOps(Launcher):
     interpolate_pixmap_tables = pixmap_driver.interpolate_pixmap_tables
     combine = combine_driver.combine
     driz_cr = crreject_driver.driz_cr
+    sample_moments = stats_driver.sample_moments
+    window_histogram = stats_driver.window_histogram

@@ -87,7 +87,13 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_area
 
-from gpudriz.pipeline.geometry.wcs import corrected_wcs, linear_wcs, parse_wcs, pixel_to_world, world_to_pixel
+from gpudriz.pipeline.geometry.wcs import (
+    corrected_wcs,
+    linear_wcs,
+    parse_wcs,
+    pixel_to_world,
+    world_to_pixel,
+)
 from gpudriz.pipeline.io.fits import InputError, reason
 from gpudriz.pipeline.io.inputs import file_rootname, split_extension
 

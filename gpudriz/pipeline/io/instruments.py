@@ -34,7 +34,12 @@ from astropy.wcs import WCS
 
 from gpudriz.backend.validate import is_real
 from gpudriz.pipeline.geometry.wcs import celestial_wcs, linear_wcs
-from gpudriz.pipeline.io.amplifiers import INSTRUMENT_MODELS, AmpRegion, amp_regions, regions_generic
+from gpudriz.pipeline.io.amplifiers import (
+    INSTRUMENT_MODELS,
+    AmpRegion,
+    amp_regions,
+    regions_generic,
+)
 from gpudriz.pipeline.io.fits import InputError, open_fits, reason
 from gpudriz.pipeline.io.headers import (
     DEFAULT_CRBIT,

@@ -25,9 +25,12 @@ from gpudriz.pipeline.io import products
 from gpudriz.pipeline.io.provenance import Provenance
 from gpudriz.pipeline.state import ChipInput, MedianImage
 from gpudriz.pipeline.steps.chipdata import backend_of, pixmap_to, scale_ratio
-from gpudriz.pipeline.steps.median_noise import measure_drizzle_blot_kernel, median_term_table
+from gpudriz.pipeline.steps.median_noise import (
+    measure_drizzle_blot_kernel,
+    median_term_table,
+)
 
-__all__ = ["BlotParams", "BlotResult", "read_median", "blot_chip", "nearest_values"]
+__all__ = ["BlotParams", "BlotResult", "read_median", "blot_chip"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def read_median(median: MedianImage, backend):
 
 
 def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, params: BlotParams,
-              backend, folder, prov: Provenance) -> BlotResult:  # fmt: skip
+              backend, folder, prov: Provenance, pixmap=None) -> BlotResult:  # fmt: skip
     """The median blotted back to one chip, and its noise term, written to ``folder``.
 
     Parameters
@@ -92,6 +95,8 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
     backend : str or Backend
     folder : Path
     prov : Provenance
+    pixmap : array, optional
+        The chip's pixmap to ``frame`` if driz_separate kept it; computed when None.
 
     Returns
     -------
@@ -103,7 +108,8 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
     counts = to_xp(counts, xp, np.int16)
     c = chip.chip
     s = scale_ratio(c, frame)
-    pixmap = pixmap_to(c, frame, be)  # once for both blots
+    if pixmap is None:
+        pixmap = pixmap_to(c, frame, be)  # once for both blots
     blotted = blot_image(med, pixmap, interp=params.blot_interp, sinscl=params.blot_sinscl,
                          iscale=c.exptime / (s * s), backend=be)  # fmt: skip
     header = c.wcs.to_header(relax=True)
@@ -115,21 +121,12 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
     )  # fmt: skip
     table = median_term_table(params.combine_type, nimages, params.combine_nlow,
                               params.combine_nhigh, v, k0)  # fmt: skip
-    m = nearest_values(counts, pixmap, xp)
+    # Each pixel's count of good values, at the median pixel the nearest-neighbour blot reads
+    # (0 off the median): the blot kernel itself, on either backend.
+    m = blot_image(counts.astype(xp.float32), pixmap, interp="nearest", fillval=0.0, backend=be).astype(xp.int32)
     rn = to_xp(c.rdnoise_map(), xp, np.float32)
     var_d = xp.abs(blotted + xp.float32(chip.sky)) + rn * rn
     var_path = Path(folder) / f"{chip.rootname}_sci{c.extver}_bltvar.fits"
     products.write_image(var_path, to_host(xp.take(to_xp(table, xp), m) * var_d), header, prov,
                          bunit="ELECTRONS2")  # fmt: skip
     return BlotResult(path, var_path)
-
-
-def nearest_values(image, pixmap, xp):
-    """``image`` at the nearest pixel of each pixmap position (int32; 0 outside or undefined)."""
-    ny, nx = image.shape
-    x, y = pixmap[..., 0], pixmap[..., 1]
-    inside = xp.isfinite(x) & xp.isfinite(y)
-    inside &= (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
-    ix = xp.clip(xp.rint(xp.where(inside, x, 0.0)), 0, nx - 1).astype(xp.int64)
-    iy = xp.clip(xp.rint(xp.where(inside, y, 0.0)), 0, ny - 1).astype(xp.int64)
-    return xp.where(inside, image[iy, ix].astype(xp.int32), 0)

@@ -47,7 +47,7 @@ class SeparateParams:
 
 
 def drizzle_exposure(chips: Sequence[ChipInput], exptime: float, frame: OutputFrame,
-                     params: SeparateParams, backend):  # fmt: skip
+                     params: SeparateParams, backend, pixmaps=None):  # fmt: skip
     """One exposure's chips drizzled onto ``frame``: the single image and its weights.
 
     Parameters
@@ -60,6 +60,8 @@ def drizzle_exposure(chips: Sequence[ChipInput], exptime: float, frame: OutputFr
         The separate frame.
     params : SeparateParams
     backend : str or Backend
+    pixmaps : PixmapCache, optional
+        Offered each chip's pixmap, for the blot (:mod:`~gpudriz.pipeline.steps.pixmap_cache`).
 
     Returns
     -------
@@ -71,19 +73,23 @@ def drizzle_exposure(chips: Sequence[ChipInput], exptime: float, frame: OutputFr
     for c in chips:
         s = scale_ratio(c.chip, frame)
         weights = good_mask(c, be.xp).astype(np.float32)
-        d.add_image(sky_subtracted(c, be.xp), exptime, pixmap_to(c.chip, frame, be),
+        pixmap = pixmap_to(c.chip, frame, be)
+        if pixmaps is not None:
+            pixmaps.offer(c.chip.name, pixmap)
+        d.add_image(sky_subtracted(c, be.xp), exptime, pixmap,
                     weight_map=weights, wht_scale=exptime, pixfrac=params.pixfrac,
                     in_units="counts", iscale=s * s, pixel_scale_ratio=s)  # fmt: skip
     return d
 
 
 def separate_exposure(chips: Sequence[ChipInput], exptime: float, frame: OutputFrame,
-                      params: SeparateParams, backend, folder, prov: Provenance) -> SingleImage:  # fmt: skip
+                      params: SeparateParams, backend, folder, prov: Provenance,
+                      pixmaps=None) -> SingleImage:  # fmt: skip
     """driz_separate for one exposure: its single images written to ``folder``.
 
     Parameters
     ----------
-    chips, exptime, frame, params, backend
+    chips, exptime, frame, params, backend, pixmaps
         As :func:`drizzle_exposure`.
     folder : Path
         Where ``<rootname>_single_sci.fits`` and ``_single_wht.fits`` go.
@@ -95,7 +101,7 @@ def separate_exposure(chips: Sequence[ChipInput], exptime: float, frame: OutputF
     SingleImage
         The two files.
     """
-    d = drizzle_exposure(chips, exptime, frame, params, backend)
+    d = drizzle_exposure(chips, exptime, frame, params, backend, pixmaps)
     root = chips[0].rootname
     sci_path = Path(folder) / f"{root}_single_sci.fits"
     wht_path = Path(folder) / f"{root}_single_wht.fits"

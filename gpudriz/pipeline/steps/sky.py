@@ -58,6 +58,7 @@ def chip_sky(
     skyclip=5,
     skylsigma=4.0,
     skyusigma=4.0,
+    backend=None,
 ) -> float:
     """The sky of one chip: a clipped statistic of its usable pixels, in electrons.
 
@@ -86,6 +87,9 @@ def chip_sky(
         Clipping iterations (0: none).
     skylsigma, skyusigma : float
         Clipping limits below and above the mean, in sigma.
+    backend : str or Backend, optional
+        Whose passes compute the statistics (default: the CPU for NumPy
+        arrays, CUDA for CuPy arrays).
 
     Returns
     -------
@@ -118,6 +122,7 @@ def chip_sky(
     stats = clipped_stats(
         sci,
         xp=xp,
+        backend=backend,
         mask=good,
         lower=lower,
         upper=upper,
@@ -332,9 +337,10 @@ def sky_chip(chip: ChipInput, params: SkyParams, backend) -> float:
         :func:`chip_sky` of its good pixels; NaN for a chip without data
         (``chip.empty``): it has no say in its exposure's sky.
     """
-    xp = backend_of(backend).xp
+    be = backend_of(backend)
+    xp = be.xp
     value = chip_sky(
-        read_electrons(chip, xp), xp=xp, good=good_mask(chip, xp), skystat=params.skystat,
+        read_electrons(chip, xp), xp=xp, backend=be, good=good_mask(chip, xp), skystat=params.skystat,
         skywidth=params.skywidth, skylower=params.skylower, skyupper=params.skyupper,
         skyclip=params.skyclip, skylsigma=params.skylsigma, skyusigma=params.skyusigma,
     )  # fmt: skip

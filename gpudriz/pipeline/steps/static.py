@@ -62,7 +62,7 @@ STATIC_BINWIDTH = 0.1
 MASK_EXTNAME = "MASK"
 
 
-def chip_static_mask(sci, *, xp, static_sig=4.0, dq_good=None):
+def chip_static_mask(sci, *, xp, static_sig=4.0, dq_good=None, backend=None):
     """The static mask of one chip of one exposure: False where a pixel is far below the mode.
 
     MultiDrizzle manual section 1.4, step 2: a pixel is bad where
@@ -81,6 +81,9 @@ def chip_static_mask(sci, *, xp, static_sig=4.0, dq_good=None):
     dq_good : bool array of ``xp``, optional
         True where the DQ array marks a pixel good; only those pixels enter
         the statistics.  None uses every pixel.
+    backend : str or Backend, optional
+        Whose passes compute the statistics (default: the CPU for NumPy
+        arrays, CUDA for CuPy arrays; :func:`gpudriz.pipeline.steps.stats.clipped_stats`).
 
     Returns
     -------
@@ -111,6 +114,7 @@ def chip_static_mask(sci, *, xp, static_sig=4.0, dq_good=None):
     stats = clipped_stats(
         sci,
         xp=xp,
+        backend=backend,
         mask=dq_good,
         nclip=STATIC_NCLIP,
         lsigma=STATIC_NSIGMA,
@@ -332,9 +336,10 @@ def static_chip(chip: ChipInput, params: StaticParams, backend):
     bool array of the backend's ``xp``
         True = good (:func:`chip_static_mask`).
     """
-    xp = backend_of(backend).xp
-    sci = read_electrons(chip, xp)
-    return chip_static_mask(sci, xp=xp, static_sig=params.static_sig, dq_good=dq_good(chip.chip, xp))
+    be = backend_of(backend)
+    sci = read_electrons(chip, be.xp)
+    return chip_static_mask(sci, xp=be.xp, static_sig=params.static_sig, dq_good=dq_good(chip.chip, be.xp),
+                            backend=be)
 
 
 def combine_static(chip_masks, backend, *, staticfile=None, shapes=None) -> dict:

@@ -1,18 +1,34 @@
-"""Sigma-clipped statistics of an image on the backend's array module.
+"""Sigma-clipped statistics of an image, from a few pixel passes of the backend and a histogram.
 
 The static mask (MultiDrizzle manual section 1.4, step 2) and the sky
 (step 3) both need the clipped mean, sigma, median and histogram mode of a
-chip.  These are reductions, not per-pixel kernels, so they are written with
-array-module calls only and run unchanged on NumPy (``xp = numpy``) and on
-the device (``xp = cupy``): the pixels never leave the array module; only
-the scalars of the result and a few loop-control counts reach the host.
+chip.  :func:`clipped_stats` computes them with two operations of the
+backend (``kernels/stats.cu`` and its Numba twin ``fallback/stats.py``):
+``sample_moments`` (count, sums, minimum and maximum of a sample, one pass)
+and ``window_histogram`` (per-bin counts and sums of a sample, one pass).
+The pixels never leave the backend; only the moments and histograms (a few
+hundred kilobytes) reach the host, where the clipping iterations run:
 
-Array-module functions used, each checked to exist with NumPy's semantics
-in CuPy (docs.cupy.dev reference): ``asarray``, ``isfinite``,
-``count_nonzero`` (CuPy returns a 0-d array, hence the ``int(...)``),
-``sum`` (``dtype=float64``), ``sqrt``, ``median``, ``floor``, ``minimum``,
-``bincount`` (``minlength``), ``argmax``, ``arange``, ``clip``, ``take``,
-``where``, and boolean-mask indexing.
+1. the moments of the whole sample;
+2. a histogram of :data:`HIST_BINS` bins of the values inside the first
+   clipping window (every later clipped sample lies inside it); the first
+   iteration's sample and its moments are exact;
+3. the later iterations on the histogram, a bin belonging to a window when
+   its centre does: their samples are exact to within one bin of the
+   window's edges (a bin is ``(lsigma + usigma) sigma / HIST_BINS``, about
+   1e-4 sigma at 4 + 4 sigma); the final sample is the value range of the
+   kept bins, and its moments, minimum and maximum come from one more pass;
+4. the median by ranks in the histogram, linear inside its bin, refined by
+   one more pass over that bin when the bin is wider than
+   :data:`MEDIAN_BIN_SIGMA` sigma;
+5. the mode from one more pass: the histogram of the final sample in bins of
+   ``binwidth * sigma`` from its minimum, exactly as defined below.
+
+So four to six passes over the pixels, whatever ``nclip``, where a pass per
+iteration and a sort for the median were needed before.  Without clipping,
+or where the first iteration rejects nothing, every statistic but the
+median is exact, and the median is within a bin of :data:`HIST_BINS` over
+the sample's range (refined as above).
 
 Definitions (algorithms.md, "Static mask" and "Sky"):
 
@@ -42,15 +58,22 @@ import math
 import numbers
 from typing import NamedTuple
 
+import numpy as np
+
+from gpudriz.backend.selection import get_backend
 from gpudriz.backend.validate import optional_limit, positive_number
 
-__all__ = ["ClippedStats", "clipped_stats", "MAX_BINS"]
+__all__ = ["ClippedStats", "clipped_stats", "stats_from_passes", "MAX_BINS", "HIST_BINS", "MEDIAN_BIN_SIGMA"]
 
 #: Most histogram bins the mode may use.  A sample of N values has its
 #: extremes within sqrt(N) sigma of its mean, so a sensible binwidth needs at
 #: most 2*sqrt(N)/binwidth + 1 bins (about 1e5 for a 4k x 4k chip at 0.1);
 #: more means a binwidth too small to be meant.
 MAX_BINS = 1 << 22
+#: Bins of the clipping histogram.
+HIST_BINS = 1 << 16
+#: The median's bin is refined by one more pass when wider than this many sigma.
+MEDIAN_BIN_SIGMA = 1e-3
 
 
 class ClippedStats(NamedTuple):
@@ -71,44 +94,6 @@ class ClippedStats(NamedTuple):
     npix: int
 
 
-def _mean_sigma(v, xp):
-    """Mean and population sigma of a non-empty float64 sample, as 0-d arrays."""
-    n = v.size
-    mean = xp.sum(v, dtype=xp.float64) / n
-    d = v - mean
-    sigma = xp.sqrt(xp.sum(d * d, dtype=xp.float64) / n)
-    return mean, sigma
-
-
-def _histogram_mode(v, vmin: float, vmax: float, width: float, xp):
-    """Parabola-refined peak of the histogram of ``v`` in bins of ``width`` from ``vmin``.
-
-    Returns a 0-d array.  Bin indices come from ``floor((v - vmin) / width)``
-    and ``bincount`` rather than ``xp.histogram``, so that NumPy and CuPy
-    put a value on a bin edge in the same bin.
-    """
-    span = (vmax - vmin) / width
-    if not span < MAX_BINS:
-        raise ValueError(
-            f"the histogram bin width {width:g} (bin width in sigma times sigma) is too small: "
-            f"more than {MAX_BINS} bins would be needed to cover the sample's range {vmax - vmin:g}."
-        )
-    nbins = int(math.floor(span)) + 1
-    idx = xp.minimum(xp.floor((v - vmin) / width), nbins - 1).astype(xp.int64)
-    counts = xp.bincount(idx, minlength=nbins)
-    k = xp.argmax(counts)
-    around = xp.take(counts, xp.clip(k + xp.arange(-1, 2), 0, nbins - 1)).astype(xp.float64)
-    left, peak, right = around[0], around[1], around[2]
-    curvature = left - 2.0 * peak + right
-    # argmax returns the first of equal peaks, so an interior peak is above
-    # its left neighbour and the curvature is negative; the test guards the
-    # division only.  The peak count is >= both neighbours, so the vertex
-    # lies within half a bin of the peak bin's centre.
-    usable = (k > 0) & (k < nbins - 1) & (curvature != 0)
-    shift = xp.where(usable, 0.5 * (left - right) / xp.where(usable, curvature, 1.0), 0.0)
-    return vmin + (k + 0.5 + shift) * width
-
-
 def clipped_stats(
     values,
     *,
@@ -120,6 +105,7 @@ def clipped_stats(
     lsigma=3.0,
     usigma=3.0,
     binwidth=0.1,
+    backend=None,
 ) -> ClippedStats:
     """Sigma-clipped mean, sigma, median and histogram mode of an array.
 
@@ -134,7 +120,8 @@ def clipped_stats(
         left out.
     xp : module
         The array module of ``values`` (``numpy`` or ``cupy``; a backend's
-        ``Backend.xp``).
+        ``Backend.xp``): NumPy runs the passes on the CPU backend, CuPy on
+        the CUDA backend, unless ``backend`` says otherwise.
     mask : bool array of ``xp``, optional
         Same shape as ``values``; True where a value may be used (the
         gpudriz convention: True = good).  None uses every value.
@@ -147,6 +134,8 @@ def clipped_stats(
         Clipping limits below and above the mean, in sigma.
     binwidth : float
         Histogram bin width of the mode, in sigma.
+    backend : str or Backend, optional
+        The backend whose passes run (its arrays must be of module ``xp``).
 
     Returns
     -------
@@ -169,39 +158,182 @@ def clipped_stats(
     upper = optional_limit(upper, "upper")
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"'lower' ({lower:g}) must not be above 'upper' ({upper:g}).")
+    if backend is None:
+        backend = "cpu" if xp is np else "cuda"
+    ops = get_backend(backend).ops
 
-    data = xp.asarray(values, dtype=xp.float64)
-    keep = xp.isfinite(data)
+    data = xp.asarray(values)
+    if data.dtype not in (xp.float32, xp.float64):
+        data = data.astype(xp.float64)
+    good = None
     if mask is not None:
         mask = xp.asarray(mask)
         if mask.shape != data.shape:
             raise ValueError(
                 f"'mask' has shape {tuple(mask.shape)}; expected the shape of the values {tuple(data.shape)}."
             )
-        keep &= mask.astype(bool)
-    if lower is not None:
-        keep &= data >= lower
-    if upper is not None:
-        keep &= data <= upper
-    v = data[keep]
-    if v.size == 0:
-        nan = float("nan")
-        return ClippedStats(nan, nan, nan, nan, 0)
+        good = xp.ascontiguousarray(mask.astype(bool)).view(xp.uint8)
+    lo = -math.inf if lower is None else lower
+    hi = math.inf if upper is None else upper
+    return ClippedStats(*stats_from_passes(ops, xp.ascontiguousarray(data), good, lo, hi, int(nclip), lsigma,
+                                           usigma, binwidth))
 
-    mean, sigma = _mean_sigma(v, xp)
-    for _ in range(int(nclip)):
-        inside = (v >= mean - lsigma * sigma) & (v <= mean + usigma * sigma)
-        n = int(xp.count_nonzero(inside))
-        if n == v.size or n == 0:
-            break
-        v = v[inside]
-        mean, sigma = _mean_sigma(v, xp)
 
-    mean_f = float(mean)
-    sigma_f = float(sigma)
-    median_f = float(xp.median(v))
-    if sigma_f > 0.0:
-        mode_f = float(_histogram_mode(v, float(v.min()), float(v.max()), binwidth * sigma_f, xp))
+def _bin_moments(counts, sums, sumsq, ref):
+    """Count, mean and population sigma of the bins given (float64 sums about ``ref``)."""
+    n = int(counts.sum())
+    if n == 0:
+        return 0, math.nan, math.nan
+    s1 = float(sums.sum()) / n
+    var = float(sumsq.sum()) / n - s1 * s1
+    return n, ref + s1, math.sqrt(var) if var > 0.0 else 0.0
+
+
+def _rank_value(counts, sums, sumsq, ref, lo, width, rank):
+    """Value of the ``rank``-th (0-based) element of a histogram, and whether it is exact.
+
+    Where the values of its bin are all equal (a bin holding one value, or repeats of one value:
+    their spread is nil), their mean is the value itself; otherwise the value is interpolated
+    linearly inside the bin.  Returns ``(value, exact, bin, count before the bin)``.
+    """
+    cum = np.cumsum(counts)
+    b = int(np.searchsorted(cum, rank, side="right"))
+    before = int(cum[b - 1]) if b > 0 else 0
+    inside = int(counts[b])
+    d = float(sums[b]) / inside
+    spread = float(sumsq[b]) / inside - d * d
+    if spread <= (1e-6 * width) ** 2:
+        return ref + d, True, b, before
+    return lo + (b + (rank - before + 0.5) / inside) * width, False, b, before
+
+
+def _median(ops, data, mask, sel_lo, sel_hi, hist, ref, lo, width, sigma):
+    """Median of the histogram's sample (``hist`` = counts, sums, sumsq from ``lo``), refined when needed."""
+    counts, sums, sumsq = hist
+    n = int(counts.sum())
+    ranks = (n - 1) // 2, n // 2
+    values = []
+    for r in dict.fromkeys(ranks):
+        v, exact, b, before = _rank_value(counts, sums, sumsq, ref, lo, width, r)
+        if not exact and sigma > 0.0 and width > MEDIAN_BIN_SIGMA * sigma:
+            # One more pass over the median's bin, in as many bins again.
+            b_lo = max(lo + b * width, sel_lo)
+            b_hi = min(lo + (b + 1) * width, sel_hi)
+            fine_w = (b_hi - b_lo) / HIST_BINS
+            if fine_w > 0.0:
+                centre = 0.5 * (b_lo + b_hi)
+                sub = ops.window_histogram(data, mask, b_lo, b_hi, b_lo, fine_w, HIST_BINS, centre)
+                if int(sub[0].sum()) > r - before:
+                    v, _, _, _ = _rank_value(*sub, centre, b_lo, fine_w, r - before)
+        values.append(v)
+    return values[0] if len(values) == 1 else 0.5 * (values[0] + values[1])
+
+
+def _mode(ops, data, mask, sel_lo, sel_hi, vmin, vmax, width, ref):
+    """Parabola-refined peak of the sample's histogram in bins of ``width`` from ``vmin``."""
+    span = (vmax - vmin) / width
+    if not span < MAX_BINS:
+        raise ValueError(
+            f"the histogram bin width {width:g} (bin width in sigma times sigma) is too small: "
+            f"more than {MAX_BINS} bins would be needed to cover the sample's range {vmax - vmin:g}."
+        )
+    nbins = int(math.floor(span)) + 1
+    counts, _, _ = ops.window_histogram(data, mask, sel_lo, sel_hi, vmin, width, nbins, ref)
+    k = int(np.argmax(counts))
+    if 0 < k < nbins - 1:
+        left, peak, right = (float(c) for c in counts[k - 1:k + 2])
+        curvature = left - 2.0 * peak + right
+        shift = 0.5 * (left - right) / curvature if curvature != 0 else 0.0
     else:
-        mode_f = mean_f
-    return ClippedStats(mean_f, sigma_f, median_f, mode_f, int(v.size))
+        shift = 0.0
+    return vmin + (k + 0.5 + shift) * width
+
+
+def _histogram(ops, data, mask, sel_lo, sel_hi, lo, hi, ref):
+    """:data:`HIST_BINS`-bin histogram of the sample in ``[sel_lo, sel_hi]`` over ``[lo, hi]``."""
+    width = (hi - lo) / HIST_BINS if hi > lo else 1.0
+    counts, sums, sumsq = ops.window_histogram(data, mask, sel_lo, sel_hi, lo, width, HIST_BINS, ref)
+    return counts, sums, sumsq, width
+
+
+def stats_from_passes(ops, data, mask, lower, upper, nclip, lsigma, usigma, binwidth):
+    """Clipped ``(mean, sigma, median, mode, npix)`` of ``data`` through the backend's passes.
+
+    Parameters
+    ----------
+    ops : backend operations
+        With ``sample_moments(data, mask, lower, upper, ref)`` returning ``(n, s1, s2, min,
+        max)`` and ``window_histogram(data, mask, lower, upper, lo, width, nbins, ref)``
+        returning host arrays ``(counts, sums, sumsq)``.
+    data : float32 or float64 array of the backend, C-contiguous
+    mask : uint8 array of the backend or None
+        Non-zero where a value may be used.
+    lower, upper : float
+        Inclusive limits of the sample (``-inf``/``inf`` for none).
+    nclip : int
+    lsigma, usigma, binwidth : float
+        Checked by the caller (see :func:`gpudriz.pipeline.steps.stats.clipped_stats`).
+
+    Returns
+    -------
+    tuple
+        ``(mean, sigma, median, mode, npix)`` as Python numbers.
+    """
+    n, s1, s2, vmin, vmax = ops.sample_moments(data, mask, lower, upper, 0.0)
+    if n == 0:
+        return math.nan, math.nan, math.nan, math.nan, 0
+    mean, sigma = _mean_sigma(n, s1, s2, 0.0, vmin, vmax)
+    if sigma == 0.0:
+        # A constant sample: every statistic is its value (sigma = 0 gives mode = mean).
+        return mean, 0.0, mean, mean, n
+    hist_ref = mean  # the histograms' sums are about the whole sample's mean
+
+    # Pass 2: the histogram of the first clipping window (of the whole sample without clipping).
+    sel_lo, sel_hi = lower, upper
+    if nclip > 0:
+        sel_lo, sel_hi = max(lower, mean - lsigma * sigma), min(upper, mean + usigma * sigma)
+    lo, hi = max(sel_lo, vmin), min(sel_hi, vmax)
+    counts, sums, sumsq, width = _histogram(ops, data, mask, sel_lo, sel_hi, lo, hi, hist_ref)
+    n1 = int(counts.sum())
+    if nclip == 0 or n1 in (0, n):
+        # No clipping, or the first iteration rejects nothing (or everything, which stops
+        # clipping too): the whole sample, whose moments pass 1 gave exactly.
+        if n1 != n:
+            sel_lo, sel_hi, lo, hi = lower, upper, vmin, vmax
+            counts, sums, sumsq, width = _histogram(ops, data, mask, lower, upper, lo, hi, hist_ref)
+        npix, smin, smax = n, vmin, vmax
+    else:
+        # Iterations 2..nclip on the histogram: a bin is inside a window when its centre is.
+        npix, c_mean, c_sigma = _bin_moments(counts, sums, sumsq, hist_ref)
+        centres = lo + (np.arange(HIST_BINS) + 0.5) * width
+        keep = counts > 0
+        for _ in range(int(nclip) - 1):
+            if c_sigma == 0.0:
+                break
+            inside = keep & (centres >= c_mean - lsigma * c_sigma) & (centres <= c_mean + usigma * c_sigma)
+            m = int(counts[inside].sum())
+            if m in (0, npix):
+                break
+            keep = inside
+            npix, c_mean, c_sigma = _bin_moments(counts[keep], sums[keep], sumsq[keep], hist_ref)
+        used = np.flatnonzero(keep)
+        # The final sample is a value range: its exact moments in pass 3.
+        sel_lo = max(sel_lo, lo + used[0] * width) if used[0] > 0 else sel_lo
+        sel_hi = min(sel_hi, lo + (used[-1] + 1) * width) if used[-1] < HIST_BINS - 1 else sel_hi
+        counts = np.where(keep, counts, 0)
+        npix, s1, s2, smin, smax = ops.sample_moments(data, mask, sel_lo, sel_hi, c_mean)
+        mean, sigma = _mean_sigma(npix, s1, s2, c_mean, smin, smax)
+        if sigma == 0.0:
+            return mean, 0.0, mean, mean, npix
+    median = _median(ops, data, mask, sel_lo, sel_hi, (counts, sums, sumsq), hist_ref, lo, width, sigma)
+    mode = _mode(ops, data, mask, sel_lo, sel_hi, smin, smax, binwidth * sigma, mean)
+    return mean, sigma, median, mode, npix
+
+
+def _mean_sigma(n, s1, s2, ref, vmin, vmax):
+    """Mean and population sigma from sums about ``ref``; sigma is 0 for a constant sample."""
+    if not vmax > vmin:
+        return vmin, 0.0
+    d = s1 / n
+    var = s2 / n - d * d
+    return ref + d, (math.sqrt(var) if var > 0.0 else 0.0)

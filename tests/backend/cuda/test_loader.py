@@ -26,7 +26,13 @@ from gpudriz.backend.cuda.loader import (
 )
 
 #: Entries whose Numba twin has another name (the twin's driver loops differ).
-TWIN_NAMES = {}
+# The CUDA sources' per-dtype entries share one Numba twin (Numba specialises on the dtype itself).
+TWIN_NAMES = {
+    "sample_moments_f32": "sample_moments",
+    "sample_moments_f64": "sample_moments",
+    "window_histogram_f32": "window_histogram",
+    "window_histogram_f64": "window_histogram",
+}
 
 nvcc = shutil.which("nvcc")
 

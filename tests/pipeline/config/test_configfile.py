@@ -10,7 +10,6 @@ from gpudriz.pipeline.config.definitions import PARAMETERS, STEPS
 from gpudriz.pipeline.config.mapping import Parameters
 from gpudriz.pipeline.config.values import ParameterError, format_value
 
-
 ODD = {
     "input": ["a_flt.fits", "b_flt.fits"],
     "output": "'quoted'",

@@ -4,9 +4,8 @@ import pytest
 from helpers.paths import DOCS_DIR
 
 from gpudriz.pipeline.config.definitions import KERNELS, PARAMETERS, STEPS, Parameter
-from gpudriz.resample import SUPPORTED_DRIZZLE_KERNELS
 from gpudriz.pipeline.config.values import format_value
-
+from gpudriz.resample import SUPPORTED_DRIZZLE_KERNELS
 
 # Table 2 of the MultiDrizzle manual, copied by hand in its order (INDEF and
 # blanks as None, "6 3" pairs as tuples).

@@ -5,9 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpudriz.pipeline.config.mapping import validate
 from gpudriz.pipeline.config.definitions import PARAMETERS
-from gpudriz.pipeline.config.values import CONVERTERS, KIND_LABELS, ParameterError, format_number, format_value
+from gpudriz.pipeline.config.mapping import validate
+from gpudriz.pipeline.config.values import (
+    CONVERTERS,
+    KIND_LABELS,
+    ParameterError,
+    format_number,
+    format_value,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """Amplifier regions of every instrument model, with their gains and read noises (read through read_exposure)."""
 
 import logging
-from pathlib import Path
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +20,16 @@ from helpers.exposure_files import (
     tan_header,
 )
 
-from gpudriz.pipeline.io.amplifiers import INSTRUMENT_MODELS, amp_boundary, amp_regions, amp_split, regions_generic
+from gpudriz.pipeline.io.amplifiers import (
+    INSTRUMENT_MODELS,
+    amp_boundary,
+    amp_regions,
+    amp_split,
+    regions_generic,
+)
 from gpudriz.pipeline.io.fits import InputError
 from gpudriz.pipeline.io.headers import ChipHeaders
 from gpudriz.pipeline.io.instruments import DEFAULT_CRBIT, read_exposure
-
 
 # --------------------------------------------------------------------------
 # ACS/WFC and WFC3/UVIS

@@ -9,7 +9,13 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from gpudriz.pipeline.io.checks import check_chip_shapes, check_ivms, check_rootnames, check_wcs, empty_chips
+from gpudriz.pipeline.io.checks import (
+    check_chip_shapes,
+    check_ivms,
+    check_rootnames,
+    check_wcs,
+    empty_chips,
+)
 from gpudriz.pipeline.io.fits import InputError
 
 

@@ -28,7 +28,6 @@ from gpudriz.pipeline.io.headers import (
 )
 from gpudriz.pipeline.io.instruments import read_exposure
 
-
 # --------------------------------------------------------------------------
 # overrides
 # --------------------------------------------------------------------------

@@ -52,6 +52,11 @@ def test_sky_inputs_survive_pickling(chip_input, pars):
 # --------------------------------------------------------------------------
 
 
+#: How close the sky must be to the NumPy definition (e-): issue 15 asks 0.01 e- of the passes
+#: through a histogram (:mod:`gpudriz.pipeline.steps.stats`); they are much closer.
+SKY_TOL = 1e-3
+
+
 def reference_sky(data, good=None, skystat="median", skywidth=0.1, skylower=-50.0, skyupper=200.0, skyclip=5,
                   skylsigma=4.0, skyusigma=4.0):
     """The sky by the NumPy reference statistics, MultiDrizzle's defaults."""
@@ -121,7 +126,7 @@ def test_good_mask_is_honoured(xp):
     data, contaminated = sky_scene(seed=45)
     good = ~contaminated
     got = chip_sky(xp.asarray(data), xp=xp, good=xp.asarray(good), skystat="mean")
-    assert got == pytest.approx(reference_sky(data, good=good, skystat="mean"), rel=1e-12)
+    assert got == pytest.approx(reference_sky(data, good=good, skystat="mean"), abs=SKY_TOL)
     assert abs(got - SKY) < 0.02 * NOISE
 
 
@@ -131,7 +136,7 @@ def test_nan_pixels_are_ignored(xp):
     dirty[::7, ::3] = np.nan
     keep = np.isfinite(dirty)
     got = chip_sky(xp.asarray(dirty), xp=xp)
-    assert got == pytest.approx(reference_sky(data, good=keep), rel=1e-12)
+    assert got == pytest.approx(reference_sky(data, good=keep), abs=SKY_TOL)
 
 
 @pytest.mark.parametrize("case", ["all masked", "all nan", "all above skyupper"])
@@ -213,7 +218,7 @@ def test_two_chips_of_different_scale_from_data(xp):
     assert got == pytest.approx(truth, abs=0.05 * NOISE)
     # the chip with the lower surface brightness is returned as measured
     low = int(np.argmin([s / p**2 for s, p in zip(skies, scales)]))
-    assert got[low] == skies[low]
+    assert got[low] == pytest.approx(skies[low], rel=1e-14)
 
 
 def test_nan_chip_is_skipped():
