@@ -125,8 +125,8 @@ def step_needs(size: RunSize, todo) -> list[StepNeed]:
     sep_px, fin_px = sy * sx, fy * fx
     n_exp = size.n_exposures
     sep_advice = "lower driz_sep_outnx/driz_sep_outny or raise driz_sep_scale (twice the scale needs a quarter)"
-    fin_advice = (f"set tile_size (e.g. tile_size={TILE_ADVICE_TOKEN}: the final drizzle then holds one tile at a "
-                  "time), or lower final_outnx/final_outny or raise final_scale (twice the scale needs a quarter)")
+    fin_advice = (f"set tile_size={TILE_ADVICE_TOKEN} (the final drizzle then holds one tile at a time), or lower "
+                  "final_outnx/final_outny or raise final_scale (twice the scale needs a quarter)")
     chip_note = f"and {CHIP_BYTES_PER_PIXEL} B per pixel of the largest {chip_px}-pixel input chip"
     needs = {
         "static": StepNeed("static", chip + held_static, f"{CHIP_BYTES_PER_PIXEL} B per pixel of the largest "
@@ -152,9 +152,11 @@ def step_needs(size: RunSize, todo) -> list[StepNeed]:
     per_px = FINAL_BYTES_PER_PIXEL + CONTEXT_BYTES_PER_PIXEL * max(0, ctx_planes - 1) - (0 if ctx_planes else 4)
     what = f"the {fx}x{fy} final frame"
     if size.tile_size:
-        # One tile's arrays at a time; every chip may reach one tile (its context planes).
+        # One tile's arrays at a time, always with context planes (they say which chips reach it);
+        # every chip may reach one tile.
         fy, fx = min(fy, size.tile_size), min(fx, size.tile_size)
         fin_px, what = fy * fx, f"one {fx}x{fy} tile of the final frame"
+        per_px = FINAL_BYTES_PER_PIXEL + CONTEXT_BYTES_PER_PIXEL * (math.ceil(len(size.chip_shapes) / 32) - 1)
         fin_advice = "lower tile_size"
     needs["driz_combine"] = StepNeed(
         "driz_combine", per_px * fin_px + chip + held_static + held_cr,

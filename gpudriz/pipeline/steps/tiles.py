@@ -10,11 +10,12 @@ the tile is drizzled through its pixmap to the whole frame, shifted by the
 tile's origin (whole numbers: exact), the same drizzle as the untiled one
 restricted to the tile's pixels.
 
-A tile's context planes count only the chips drizzled onto it: bit k of a
-tile is its k-th chip that put at least one input pixel on it
+A tile's context planes count only the chips that reach it: bit k of a
+tile is its k-th chip that gave weight to at least one of its pixels
 (:attr:`TileImage.chips`, indices into the run's chips, the rows of the
-``INPUTS`` table).  A tile that no chip touches is not drizzled further and
-not written.
+``INPUTS`` table).  The tile's drizzle keeps context planes to know them,
+also with ``context=no`` (the planes are then not written).  A tile that no
+chip reaches is not written.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from gpudriz.pipeline.steps.chipdata import backend_of, new_drizzle, pixmap_to, 
 from gpudriz.pipeline.steps.final import FinalImage, FinalParams, add_chip, final_error
 
 __all__ = ["Tile", "TileImage", "plan_tiles", "tile_frame", "chip_boxes", "tile_chips", "final_tile",
-           "compact_context", "tiled_final"]  # fmt: skip
+           "compact_context", "context_chips", "tiled_final"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
 
@@ -63,8 +64,8 @@ class TileImage:
     image : FinalImage or None
         SCI, WHT, CTX, ERR of the tile; None when no chip touches it.
     chips : tuple of int
-        The chips (indices into the run's chips) that put at least one input
-        pixel on the tile, in input order; chip ``chips[k]`` is context bit k.
+        The chips (positions in the chips given) that gave weight to at least
+        one pixel of the tile, in input order; chip ``chips[k]`` is context bit k.
     """
 
     image: FinalImage | None
@@ -167,27 +168,33 @@ def final_tile(chips: Sequence[ChipInput], ivm_paths: Sequence, frame: OutputFra
     xp = be.xp
     # The variance output (float32) and ERR computed from it: two more tile-sized arrays.
     be.ops.check_memory(2 * 4 * tile.ny * tile.nx, f"the {tile.nx}x{tile.ny} tile's variance and ERR arrays")
-    d = new_drizzle(params.kernel, tile_frame(frame, tile), params.fillval, be, context=params.context,
+    # Context planes always: they say which chips gave the tile weight (context=no drops them after).
+    d = new_drizzle(params.kernel, tile_frame(frame, tile), params.fillval, be, context=True,
                     nimages=len(chips))  # fmt: skip
-    touched = []
-    for k, (c, ivm_path) in enumerate(zip(chips, ivm_paths)):
-        nmiss, _ = add_chip(d, c, ivm_path, frame, params, be, origin=(tile.x0, tile.y0))
-        if nmiss < c.chip.shape[0] * c.chip.shape[1]:
-            touched.append(k)
+    for c, ivm_path in zip(chips, ivm_paths):
+        add_chip(d, c, ivm_path, frame, params, be, origin=(tile.x0, tile.y0))
+    ctx = to_host(d.out_ctx)
+    touched = context_chips(ctx, len(chips))
     if not touched:
         return TileImage(None, ())
     err = final_error(d, params.fillval, xp)
     sci = to_host(d.out_img).astype(np.float32)
     wht = to_host(d.out_wht).astype(np.float32)
-    ctx = None
-    if d.out_ctx is not None:
-        ctx = to_host(d.out_ctx)
+    if not params.context:
+        ctx = None
+    else:
         if touched != list(range(len(touched))):
             ctx = compact_context(ctx, touched)
         ctx = ctx[: math.ceil(len(touched) / _PLANE_BITS)]
         if ctx.shape[0] == 1:
             ctx = ctx[0]
     return TileImage(FinalImage(sci, wht, ctx, err), tuple(touched))
+
+
+def context_chips(ctx, n: int) -> list[int]:
+    """The bits (of ``n``) set somewhere in the context planes ``ctx`` (int32, ``(nplanes, ny, nx)``)."""
+    present = np.bitwise_or.reduce(ctx.view(np.uint32).reshape(ctx.shape[0], -1), axis=1)
+    return [k for k in range(n) if (int(present[k // _PLANE_BITS]) >> (k % _PLANE_BITS)) & 1]
 
 
 def tiled_final(chips: Sequence[ChipInput], ivm_paths: Sequence, frame: OutputFrame, params: FinalParams,
