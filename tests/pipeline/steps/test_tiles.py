@@ -72,7 +72,7 @@ def test_a_tiled_run_is_the_untiled_run_cut_into_tiles(whole_run, tiled):
             bits_table = h["CTXBITS"].data
             assert h[0].header["TILEX0"] == row["x0"] and h[0].header["TILEY0"] == row["y0"]
             assert len(h["INPUTS"].data) == nchips  # the run's provenance, as the untiled product
-        assert tile["SCI"].shape == (row["ny"], row["nx"])
+        assert tile["SCI"].shape == (row["ny"], row["nx"]) and (tile["WHT"] > 0).any()
         np.testing.assert_array_equal(tile["WHT"] > 0, full["WHT"][window] > 0)
         both = tile["WHT"] > 0
         for name in ("SCI", "WHT", "ERR"):
@@ -155,6 +155,20 @@ def test_one_tile_larger_than_the_frame_is_the_untiled_product(association, tmp_
             np.testing.assert_array_equal(h[name].data, full[name], err_msg=name)
         assert WCS(h["SCI"].header).to_header_string() == WCS(sci_header).to_header_string()
         assert h[0].header["NDRIZIM"] == len(whole_run.chips)
+
+
+def test_without_context_the_tiles_have_no_ctx_and_the_table_still_lists_their_chips(association, whole_run,
+                                                                                          tiled, tmp_path_factory):  # fmt: skip
+    md = _tiled_run(association, whole_run, tmp_path_factory, "tiles_no_ctx", tile_size=N, context=False)
+    with_ctx = read_tile_table(tiled.products["tiles"])
+    table = read_tile_table(md.products["tiles"])
+    assert list(table["file"]) == list(with_ctx["file"]) and list(table["nchips"]) == list(with_ctx["nchips"])
+    assert [tuple(c) for c in table["chips"]] == [tuple(c) for c in with_ctx["chips"]]
+    for row in table:
+        with fits.open(md.workdir / row["file"]) as a, fits.open(tiled.workdir / row["file"]) as b:
+            assert "CTX" not in a and "CTXBITS" not in a
+            for name in ("SCI", "WHT", "ERR"):
+                np.testing.assert_array_equal(a[name].data, b[name].data, err_msg=name)
 
 
 def test_build_no_writes_simple_files_per_tile_and_clean_removes_the_intermediates(association, whole_run,
