@@ -15,6 +15,7 @@ from astropy.wcs import WCS, Sip
 
 import gpudriz
 from gpudriz.backend import memory as backend_memory
+from gpudriz.cli import main
 from gpudriz.demo.tiny_inputs import write_tiny_exposures
 from gpudriz.pipeline.config.parameters import ParameterError
 from gpudriz.pipeline.geometry.outframe import OutputFrame
@@ -244,6 +245,17 @@ def test_bad_tile_sizes_are_refused_in_one_sentence(value):
     with pytest.raises(ParameterError) as err:
         gpudriz.Multidrizzle(input="x.fits", tile_size=value)
     assert str(err.value) == f"tile_size = {value!r} is not valid: expected an integer >= 0."
+
+
+def test_the_command_line_takes_tile_size(tmp_path, monkeypatch, capsys):
+    write_tiny_exposures(tmp_path / "in", 3)
+    monkeypatch.chdir(tmp_path)
+    assert main([str(tmp_path / "in" / "*_flt.fits"), "tile_size=-2"]) == 1
+    assert "tile_size = '-2' is not valid: expected an integer >= 0." in capsys.readouterr().err
+    assert main([str(tmp_path / "in" / "*_flt.fits"), "tile_size=16", "backend=cpu", "rdnoise=5"]) == 0
+    table = read_tile_table(tmp_path / "final_tiles.ecsv")
+    assert len(table) > 1 and all((tmp_path / f).is_file() for f in table["file"])
+    assert not (tmp_path / "final_drz.fits").exists()
 
 
 def test_tile_size_from_text_and_its_default():
