@@ -22,6 +22,7 @@ says nothing about it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -31,12 +32,14 @@ from gpudriz.backend.memory import Available, available_memory
 from gpudriz.pipeline.state import MEDIAN_BUDGET
 
 __all__ = ["Available", "StepNeed", "RunSize", "available_memory", "step_needs", "check_run",
-           "MemoryLimitError"]  # fmt: skip
+           "fitting_tile_size", "MemoryLimitError"]  # fmt: skip
 
 #: Bytes per pixel of the final frame: SCI and WHT (float32), the co-added variance (float32), one
 #: float64 accumulation cell, ERR and its temporaries while it is computed, and the host copies
 #: written out (measured peak: 25.6 B/px with one context plane).
 FINAL_BYTES_PER_PIXEL = 26
+#: Stands for the suggested ``tile_size`` in the final drizzle's advice (:func:`check_run` fills it in).
+TILE_ADVICE_TOKEN = "<N>"
 #: Each context plane (32 input chips per plane), int32.
 CONTEXT_BYTES_PER_PIXEL = 4
 #: Bytes per pixel of the separate frame while one exposure is drizzled onto it: SCI, WHT, the
@@ -87,6 +90,8 @@ class RunSize:
         driz_cr keeps each chip's ``_cor`` data.
     context : bool
         The final drizzle has context planes.
+    tile_size : int
+        The final drizzle's tiles (``tile_size``; 0: one frame): it holds one tile at a time.
     """
 
     chip_shapes: tuple
@@ -96,6 +101,7 @@ class RunSize:
     final_shape: tuple
     driz_cr_corr: bool
     context: bool
+    tile_size: int = 0
 
 
 def step_needs(size: RunSize, todo) -> list[StepNeed]:
@@ -119,7 +125,8 @@ def step_needs(size: RunSize, todo) -> list[StepNeed]:
     sep_px, fin_px = sy * sx, fy * fx
     n_exp = size.n_exposures
     sep_advice = "lower driz_sep_outnx/driz_sep_outny or raise driz_sep_scale (twice the scale needs a quarter)"
-    fin_advice = "lower final_outnx/final_outny or raise final_scale (twice the scale needs a quarter)"
+    fin_advice = (f"set tile_size={TILE_ADVICE_TOKEN} (the final drizzle then holds one tile at a time), or lower "
+                  "final_outnx/final_outny or raise final_scale (twice the scale needs a quarter)")
     chip_note = f"and {CHIP_BYTES_PER_PIXEL} B per pixel of the largest {chip_px}-pixel input chip"
     needs = {
         "static": StepNeed("static", chip + held_static, f"{CHIP_BYTES_PER_PIXEL} B per pixel of the largest "
@@ -143,9 +150,17 @@ def step_needs(size: RunSize, todo) -> list[StepNeed]:
     }
     ctx_planes = math.ceil(len(size.chip_shapes) / 32) if size.context else 0
     per_px = FINAL_BYTES_PER_PIXEL + CONTEXT_BYTES_PER_PIXEL * max(0, ctx_planes - 1) - (0 if ctx_planes else 4)
+    what = f"the {fx}x{fy} final frame"
+    if size.tile_size:
+        # One tile's arrays at a time, always with context planes (they say which chips reach it);
+        # every chip may reach one tile.
+        fy, fx = min(fy, size.tile_size), min(fx, size.tile_size)
+        fin_px, what = fy * fx, f"one {fx}x{fy} tile of the final frame"
+        per_px = FINAL_BYTES_PER_PIXEL + CONTEXT_BYTES_PER_PIXEL * (math.ceil(len(size.chip_shapes) / 32) - 1)
+        fin_advice = "lower tile_size"
     needs["driz_combine"] = StepNeed(
         "driz_combine", per_px * fin_px + chip + held_static + held_cr,
-        f"{per_px} B per pixel of the {fx}x{fy} final frame {chip_note}", fin_advice)
+        f"{per_px} B per pixel of {what} {chip_note}", fin_advice)
     return [needs[name] for name in needs if todo.get(name)]
 
 
@@ -166,7 +181,21 @@ def check_run(size: RunSize, todo) -> None:
     avail = available_memory()
     worst = max(needs, key=lambda n: n.bytes)
     if worst.bytes > avail.bytes:
+        advice = worst.advice.replace(TILE_ADVICE_TOKEN, str(fitting_tile_size(size, todo, avail.bytes)))
         raise MemoryLimitError(
             f"memory: the {worst.step} step needs about {_fmt(worst.bytes)} ({worst.detail}) but only "
-            f"{_fmt(avail.bytes)} is available to this process ({avail.source}); {worst.advice}."
+            f"{_fmt(avail.bytes)} is available to this process ({avail.source}); {advice}."
         )
+
+
+def fitting_tile_size(size: RunSize, todo, available: int) -> int:
+    """The largest ``tile_size`` (a multiple of 256, at least 256) whose final drizzle fits in ``available``."""
+    fy, fx = size.final_shape
+    best = 256
+    for n in range(256, max(fy, fx) + 256, 256):
+        tiled = dataclasses.replace(size, tile_size=n)
+        need = [s for s in step_needs(tiled, todo) if s.step == "driz_combine"]
+        if need and need[0].bytes > available:
+            break
+        best = n
+    return best

@@ -63,6 +63,7 @@ from gpudriz.pipeline.steps.separate import SeparateParams, separate_exposure
 from gpudriz.pipeline.steps.sky import SkyParams, combine_skies, sky_chip, user_chip_sky
 from gpudriz.pipeline.steps.skymatch import match_sky
 from gpudriz.pipeline.steps.static import StaticParams, combine_static, static_chip
+from gpudriz.pipeline.steps.tiles import tiled_final
 from gpudriz.pipeline.workfolder import (
     FolderBusyError,
     FolderLock,
@@ -277,7 +278,7 @@ class Multidrizzle:
             chip_shapes=tuple(w.chip.shape for w in self.chips), chip_keys=tuple(w.key for w in self.chips),
             n_exposures=len(self.exposures), separate_shape=tuple(self.separate_frame.shape),
             final_shape=tuple(self.final_frame.shape), driz_cr_corr=bool(p["driz_cr_corr"]),
-            context=bool(p["context"]),
+            context=bool(p["context"]), tile_size=p["tile_size"],
         ), todo)  # fmt: skip
         try:
             lock = FolderLock(self.workdir)
@@ -446,13 +447,18 @@ class Multidrizzle:
                  {w.chip.name: int(w.crmask.sum()) for w in self.chips})  # fmt: skip
 
     def _driz_combine(self):
-        """The final drizzle and its product (:mod:`gpudriz.pipeline.steps.final`)."""
+        """The final drizzle and its product (:mod:`gpudriz.pipeline.steps.final`), or its tiles."""
         p = self.pars
         ivms = [None] * len(self.chips)
         if p["final_wht_type"] == "IVM":
             ivms = [self.ivm[self.exposures.index(w.exposure)] for w in self.chips]
-        image = final_drizzle([w.task_input() for w in self.chips], ivms, self.final_frame,
-                              FinalParams.from_pars(p), self._task_backend)  # fmt: skip
+        chips, params = [w.task_input() for w in self.chips], FinalParams.from_pars(p)
+        if p["tile_size"]:  # one tile at a time (gpudriz.pipeline.steps.tiles)
+            self.products.update(tiled_final(chips, ivms, self.final_frame, params, p["tile_size"],
+                                             self._task_backend, self.workdir, self.output, self.provenance(),
+                                             build=p["build"]))  # fmt: skip
+            return
+        image = final_drizzle(chips, ivms, self.final_frame, params, self._task_backend)
         self.products.update(products.write_drizzle_product(
             self.workdir, self.output, image.planes(), self.final_frame, self.provenance(),
             build=p["build"]))  # fmt: skip

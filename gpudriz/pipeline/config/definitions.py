@@ -10,6 +10,7 @@ grouped by the step headings of section 1.4.  Beyond Table 2:
   ``combine_maskpt``, so they are not defined.
 - ``skymethod`` (localmin, globalmin or match; default localmin, the manual's
   rule), AstroDrizzle's choice of how exposures' skies relate.
+- ``tile_size`` (group driz_combine), gpudriz's tiled final product (0: one frame).
 - ``backend`` (group "gpudriz"), the engine argument of ``Multidrizzle``, so
   that the command line and configuration files can set it.
 
@@ -404,6 +405,13 @@ _DEFINITIONS = (
        none_means="no rotation: the camera's own orientation, axes roughly along the detector's"),
     _p("final_fillval", "driz_combine", "float", None,
        "Value to be assigned to undefined output points", nullable=True, none_means=_FILL_NONE),
+    _p("tile_size", "driz_combine", "int", 0,
+       "Side of the square tiles the final frame is written in (pixels); 0: one frame",
+       minimum=0,
+       note="A gpudriz extension, not a MultiDrizzle parameter.  With tile_size=N the final frame "
+            "is cut into N x N tiles on its WCS (edge tiles smaller), each drizzled on its own and "
+            "written as <output>_x<ix>y<iy>_drz.fits, listed in <output>_tiles.ecsv; tiles that "
+            "no input touches are not written (docs/pipeline.md, Tiled output)."),
     # Instrument overrides (defined with step 1 in section 1.4, grouped as in Table 2)
     _p("gain", "instrument", "float", None, "Detector gain", minimum=0.0, exclusive_minimum=True,
        nullable=True, none_means="the instrument's gain (or gnkeyword)",

@@ -93,16 +93,21 @@ def provenance_cards(prov: Provenance) -> fits.Header:
 
 
 def write_image(path, data, wcs_header, prov: Provenance, *, bunit=None, extname=None,
-                provenance=False):  # fmt: skip
+                provenance=False, cards=None, tables=(), inputs_note=None):  # fmt: skip
     """One image in a simple FITS file (primary HDU) with a WCS and provenance.
 
     ``prov``: the run's provenance record.  ``provenance``: also the
     parameters (HISTORY) and the ``INPUTS`` table extension, for a final
-    product (:mod:`gpudriz.pipeline.io.provenance`).
+    product (:mod:`gpudriz.pipeline.io.provenance`).  ``cards``: more
+    header cards (a tile's place, :mod:`gpudriz.pipeline.io.tile_products`);
+    ``tables``: more table extensions, after ``INPUTS``; ``inputs_note``
+    replaces the ``INPUTS`` table's COMMENT.
     """
     hdr = provenance_cards(prov)
     if provenance:
         parameter_history(prov, hdr)
+    if cards is not None:
+        hdr.extend(cards)
     hdr.extend(wcs_header, update=True)
     if bunit:
         hdr["BUNIT"] = bunit
@@ -110,11 +115,22 @@ def write_image(path, data, wcs_header, prov: Provenance, *, bunit=None, extname
         hdr["EXTNAME"] = extname
     hdus = [fits.PrimaryHDU(np.asarray(data), header=hdr)]
     if provenance:
-        hdus.append(inputs_table(prov))
+        hdus.append(_inputs_hdu(prov, inputs_note))
+    hdus.extend(tables)
     atomic_write(fits.HDUList(hdus), Path(path))
 
 
-def write_drizzle_product(folder, output, planes, frame, prov: Provenance, *, build=True) -> dict:
+def _inputs_hdu(prov: Provenance, note=None) -> fits.BinTableHDU:
+    """The ``INPUTS`` table, its COMMENT replaced by ``note`` when given."""
+    hdu = inputs_table(prov)
+    if note is not None:
+        del hdu.header["COMMENT"]
+        hdu.header["COMMENT"] = note
+    return hdu
+
+
+def write_drizzle_product(folder, output, planes, frame, prov: Provenance, *, build=True, cards=None,
+                          tables=(), inputs_note=None) -> dict:  # fmt: skip
     """``<output>_drz.fits`` (SCI, WHT, CTX, ERR; build=yes) or ``_drz_sci/_wht/_ctx/_err.fits``.
 
     Parameters
@@ -133,6 +149,12 @@ def write_drizzle_product(folder, output, planes, frame, prov: Provenance, *, bu
         The run's provenance record (parameters and the INPUTS table).
     build : bool
         One file with extensions (the ``build`` parameter), else one per plane.
+    cards : astropy.io.fits.Header, optional
+        More primary-header cards (of every file when ``build=no``).
+    tables : sequence of BinTableHDU
+        More table extensions, after ``INPUTS`` (in the CTX file when ``build=no``).
+    inputs_note : str, optional
+        The ``INPUTS`` table's COMMENT, when it is not "row k is context bit k".
 
     Returns
     -------
@@ -149,6 +171,8 @@ def write_drizzle_product(folder, output, planes, frame, prov: Provenance, *, bu
     if build:
         primary = fits.PrimaryHDU(header=prov_cards)
         primary.header["FILENAME"] = header_text(Path(f"{output}_drz.fits").name)
+        if cards is not None:
+            primary.header.extend(cards)
         hdus = [primary]
         for name, data, unit in layers:
             if data is None:
@@ -161,7 +185,8 @@ def write_drizzle_product(folder, output, planes, frame, prov: Provenance, *, bu
                 h["BUNIT"] = unit
             hdus.append(fits.ImageHDU(data, header=h))
         # After ERR: readers of SCI, WHT, CTX, ERR by index are unaffected.
-        hdus.append(inputs_table(prov))
+        hdus.append(_inputs_hdu(prov, inputs_note))
+        hdus.extend(tables)
         path = Path(folder) / f"{output}_drz.fits"
         atomic_write(fits.HDUList(hdus), path)
         written["drz"] = path
@@ -171,7 +196,8 @@ def write_drizzle_product(folder, output, planes, frame, prov: Provenance, *, bu
                 continue
             path = Path(folder) / f"{output}_drz_{name.lower()}.fits"
             # The SCI file also carries the parameters and the INPUTS table.
-            write_image(path, data, wcs_hdr, prov, bunit=unit, provenance=name == "SCI")
+            write_image(path, data, wcs_hdr, prov, bunit=unit, provenance=name == "SCI", cards=cards,
+                        tables=tables if name == "CTX" else (), inputs_note=inputs_note)  # fmt: skip
             written[f"drz_{name.lower()}"] = path
     return written
 

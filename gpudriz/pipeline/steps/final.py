@@ -31,7 +31,7 @@ from gpudriz.pipeline.steps.chipdata import (
     with_sky,
 )
 
-__all__ = ["FinalParams", "FinalImage", "chip_variance", "final_drizzle", "final_error"]
+__all__ = ["FinalParams", "FinalImage", "chip_variance", "final_drizzle", "add_chip", "final_error"]
 
 
 @dataclass(frozen=True)
@@ -114,31 +114,7 @@ def final_drizzle(chips: Sequence[ChipInput], ivm_paths: Sequence, frame: Output
     d = new_drizzle(params.kernel, frame, params.fillval, be, context=params.context,
                     nimages=len(chips))  # fmt: skip
     for c, ivm_path in zip(chips, ivm_paths):
-        exptime = c.chip.exptime
-        good = good_mask(c, xp, with_cr=True).astype(np.float32)
-        data = read_electrons(c, xp)  # read once: the variance model and SCI
-        var = chip_variance(c, xp, data)
-        kind = params.wht_type
-        if kind == "EXP":
-            weights = good * np.float32(exptime)
-        elif kind == "ERR":
-            # var is ERR^2 in electrons^2 here (final_wht_type ERR needs ERR extensions).
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ivar = xp.where(var > 0, np.float32(exptime) ** 2 / var, 0.0)
-            weights = good * ivar.astype(np.float32)
-        else:  # IVM
-            ivm = products.read_ivm(ivm_path, c.chip)
-            weights = good * to_xp(ivm, xp, np.float32)
-        usable = xp.isfinite(var)
-        weights = xp.where(usable, weights, xp.float32(0.0))
-        var = xp.where(usable, var, xp.float32(0.0))
-        s = scale_ratio(c.chip, frame)
-        # data2 is scaled by (iscale / exptime)^2 like the data by iscale / exptime:
-        # electrons^2 in, (electrons/s)^2 out, the square of SCI's units.
-        d.add_image(sky_subtracted(c, xp, data), exptime, pixmap_to(c.chip, frame, be), data2=var,
-                    weight_map=weights, pixfrac=params.pixfrac, in_units="counts",
-                    iscale=s * s, pixel_scale_ratio=s)  # fmt: skip
-        del data, var, usable  # not held while the next chip is read
+        add_chip(d, c, ivm_path, frame, params, be)
     err = final_error(d, params.fillval, xp)
     sci = to_host(d.out_img).astype(np.float32)
     wht = to_host(d.out_wht).astype(np.float32)
@@ -146,6 +122,45 @@ def final_drizzle(chips: Sequence[ChipInput], ivm_paths: Sequence, frame: Output
     if ctx is not None and ctx.shape[0] == 1:
         ctx = ctx[0]
     return FinalImage(sci, wht, ctx, err)
+
+
+def add_chip(d, c: ChipInput, ivm_path, frame: OutputFrame, params: FinalParams, be, origin=None):
+    """Drizzle chip ``c`` (cosmic rays masked, weighted per ``params.wht_type``) and its variance into ``d``.
+
+    ``frame`` is the frame the chip's pixmap is computed to; ``origin``
+    ``(x0, y0)``, when given, is the pixel of that frame at which ``d``'s
+    output starts (a tile's corner, :mod:`gpudriz.pipeline.steps.tiles`):
+    the pixmap is shifted by it, an exact operation on whole numbers.
+    Returns ``add_image``'s ``(nmiss, nskip)``.
+    """
+    xp = be.xp
+    exptime = c.chip.exptime
+    good = good_mask(c, xp, with_cr=True).astype(np.float32)
+    data = read_electrons(c, xp)  # read once: the variance model and SCI
+    var = chip_variance(c, xp, data)
+    kind = params.wht_type
+    if kind == "EXP":
+        weights = good * np.float32(exptime)
+    elif kind == "ERR":
+        # var is ERR^2 in electrons^2 here (final_wht_type ERR needs ERR extensions).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ivar = xp.where(var > 0, np.float32(exptime) ** 2 / var, 0.0)
+        weights = good * ivar.astype(np.float32)
+    else:  # IVM
+        ivm = products.read_ivm(ivm_path, c.chip)
+        weights = good * to_xp(ivm, xp, np.float32)
+    usable = xp.isfinite(var)
+    weights = xp.where(usable, weights, xp.float32(0.0))
+    var = xp.where(usable, var, xp.float32(0.0))
+    s = scale_ratio(c.chip, frame)
+    pixmap = pixmap_to(c.chip, frame, be)
+    if origin is not None:
+        pixmap = pixmap - xp.asarray(origin, dtype=pixmap.dtype)
+    # data2 is scaled by (iscale / exptime)^2 like the data by iscale / exptime:
+    # electrons^2 in, (electrons/s)^2 out, the square of SCI's units.
+    return d.add_image(sky_subtracted(c, xp, data), exptime, pixmap, data2=var,
+                       weight_map=weights, pixfrac=params.pixfrac, in_units="counts",
+                       iscale=s * s, pixel_scale_ratio=s)  # fmt: skip
 
 
 def final_error(d, fillval, xp):

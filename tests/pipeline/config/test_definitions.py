@@ -92,7 +92,7 @@ SECTION_14 = {
     "blot": "blot blot_interp blot_sinscl",
     "driz_cr": "driz_cr driz_cr_corr driz_cr_snr driz_cr_scale",
     "driz_combine": "driz_combine final_wht_type final_outnx final_outny final_kernel final_scale "
-                    "final_pixfrac final_rot final_fillval",
+                    "final_pixfrac final_rot final_fillval tile_size",
     "instrument": "gain gnkeyword rdnoise rnkeyword exptime expkeyword crbit",
     "gpudriz": "backend",
 }  # fmt: skip
@@ -114,10 +114,11 @@ def test_every_table2_parameter_has_its_manual_default():
         got = PARAMETERS[name].default
         want = DEPARTURES.get(name, default)
         assert got == want and type(got) is type(want), (name, got)
-    assert set(PARAMETERS) - set(TABLE2) == {"final_wht_type", "skymethod", "backend"}
+    assert set(PARAMETERS) - set(TABLE2) == {"final_wht_type", "skymethod", "tile_size", "backend"}
     assert PARAMETERS["final_wht_type"].default == "EXP"
     assert PARAMETERS["skymethod"].default == "localmin"  # the manual's behaviour
     assert PARAMETERS["backend"].default == "auto"
+    assert PARAMETERS["tile_size"].default == 0  # one frame, as MultiDrizzle writes it
 
 
 def test_every_departure_from_table2_is_documented():
@@ -136,6 +137,7 @@ def test_order_follows_the_manual():
     expected = list(TABLE2)
     expected.insert(expected.index("driz_combine") + 1, "final_wht_type")
     expected.insert(expected.index("skyuser"), "skymethod")
+    expected.insert(expected.index("final_fillval") + 1, "tile_size")
     assert list(PARAMETERS) == expected + ["backend"]
 
 
