@@ -64,6 +64,7 @@ from gpudriz.pipeline.steps.sky import SkyParams, combine_skies, sky_chip, user_
 from gpudriz.pipeline.steps.skymatch import match_sky
 from gpudriz.pipeline.steps.static import StaticParams, combine_static, static_chip
 from gpudriz.pipeline.steps.tiles import tiled_final
+from gpudriz.pipeline.usage import USAGE, help  # noqa: F401  (gpudriz.pipeline.multidrizzle.help, as the manual's)
 from gpudriz.pipeline.workfolder import (
     FolderBusyError,
     FolderLock,
@@ -76,24 +77,6 @@ log = logging.getLogger("gpudriz")
 
 #: What ``workinplace=yes`` writes into the inputs after a step (manual, workinplace).
 _IN_PLACE = {"skysub": inplace.write_sky, "driz_cr": inplace.write_cr_flags}
-
-
-def help():  # noqa: A001 - the manual's name: multidrizzle.help()
-    """Print how to run the pipeline and every parameter (the manual's ``multidrizzle.help()``)."""
-    print(_USAGE)
-    print(P.help_text())
-
-
-_USAGE = """gpudriz: MultiDrizzle on the GPU (and the CPU).
-
-    >>> import gpudriz
-    >>> md = gpudriz.Multidrizzle(input='flt.fits', output=None, editpars=False, **pars)
-    >>> md.build()      # inputs, instrument model, output frames (inspect md.chips, md.final_frame)
-    >>> md.run()        # static, skysub, driz_separate, median, blot, driz_cr, driz_combine
-    >>> md.help()
-
-Command line:  gpudriz INPUT [name=value ...]   (gpudriz --help for more)
-"""
 
 
 class Multidrizzle:
@@ -170,7 +153,7 @@ class Multidrizzle:
 
     def help(self):
         """Print the available methods and the current parameters."""
-        print(_USAGE)
+        print(USAGE)
         print(P.help_text(self.pars))
 
     def editpars(self, mode=None):
