@@ -19,9 +19,8 @@ from helpers.combine_cases import (
     RTOL,
     SENTINEL,
     SHAPE,
-    THRESHOLDS,
-    cases,
     make_stack,
+    matrix,
     minmed_noise,
     weight_minimum,
 )
@@ -48,18 +47,11 @@ def assert_matches(got, ref):
 @pytest.mark.parametrize("n", NS)
 @pytest.mark.parametrize("combine_type", list(fc.COMBINE_CODES))
 def test_against_naive(combine_type, n):
-    sci, wht = make_stack(n, seed=n)
-    exptime, sky, rdnoise = minmed_noise(n)
-    noise = dict(exptime=exptime, sky=sky, rdnoise=rdnoise) if combine_type == "minmed" else {}
-    for mode in ("zero", "maskpt"):
-        wht_min = weight_minimum(wht, mode)
-        for lthresh, hthresh in THRESHOLDS:
-            for kw in cases(combine_type):
-                kw = dict(kw, lthresh=lthresh, hthresh=hthresh, **noise)
-                ref, _ = naive_combine(sci, wht, wht_min, combine_type, fill=FILL, **kw)
-                got = run(sci, wht, wht_min, combine_type, **kw)
-                assert got[0, 0] == np.float32(FILL)  # masked in every image
-                assert_matches(got, ref)
+    for sci, wht, wht_min, kw in matrix(combine_type, n):
+        ref, _ = naive_combine(sci, wht, wht_min, combine_type, fill=FILL, **kw)
+        got = run(sci, wht, wht_min, combine_type, **kw)
+        assert got[0, 0] == np.float32(FILL)  # masked in every image
+        assert_matches(got, ref)
 
 
 def test_minmed_ignores_nlow_nhigh():

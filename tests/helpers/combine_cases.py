@@ -61,3 +61,19 @@ def cases(combine_type):
             dict(nsigma=NSIGMAS[1], grow=1)
         ]
     return [dict()]
+
+
+def matrix(combine_type, n):
+    """Every case of one combine type for a stack of ``n`` images: ``(sci, wht, wht_min, kw)``.
+
+    Both weight minima (zero, maskpt) x every pair of thresholds x :func:`cases`, with the
+    per-image noise of minmed.
+    """
+    sci, wht = make_stack(n, seed=n)
+    exptime, sky, rdnoise = minmed_noise(n)
+    noise = dict(exptime=exptime, sky=sky, rdnoise=rdnoise) if combine_type == "minmed" else {}
+    for mode in ("zero", "maskpt"):
+        wht_min = weight_minimum(wht, mode)
+        for lthresh, hthresh in THRESHOLDS:
+            for kw in cases(combine_type):
+                yield sci, wht, wht_min, dict(kw, lthresh=lthresh, hthresh=hthresh, **noise)

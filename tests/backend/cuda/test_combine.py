@@ -18,9 +18,8 @@ from gpudriz.fallback import combine as fc
 from helpers.combine_cases import (
     FILL,
     NS,
-    THRESHOLDS,
-    cases,
     make_stack,
+    matrix,
     minmed_noise,
     weight_minimum,
 )
@@ -95,17 +94,10 @@ def test_kernel_signatures():
 @pytest.mark.parametrize("n", NS)
 @pytest.mark.parametrize("combine_type", list(fc.COMBINE_CODES))
 def test_parity_with_numba(combine_type, n):
-    sci, wht = make_stack(n, seed=n)
-    exptime, sky, rdnoise = minmed_noise(n)
-    noise = dict(exptime=exptime, sky=sky, rdnoise=rdnoise) if combine_type == "minmed" else {}
-    for mode in ("zero", "maskpt"):
-        wht_min = weight_minimum(wht, mode)
-        for lthresh, hthresh in THRESHOLDS:
-            for kw in cases(combine_type):
-                kw = dict(kw, lthresh=lthresh, hthresh=hthresh, **noise)
-                ref = numba_run(sci, wht, wht_min, combine_type, **kw)
-                got = host_run(sci, wht, wht_min, combine_type, **kw)
-                assert_parity(got, ref)
+    for sci, wht, wht_min, kw in matrix(combine_type, n):
+        ref = numba_run(sci, wht, wht_min, combine_type, **kw)
+        got = host_run(sci, wht, wht_min, combine_type, **kw)
+        assert_parity(got, ref)
 
 
 @pytest.mark.parametrize("combine_type", list(fc.COMBINE_CODES))
