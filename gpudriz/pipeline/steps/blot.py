@@ -70,10 +70,10 @@ class BlotResult:
 
 
 def read_median(median: MedianImage, backend):
-    """The median (float32) and its counts (int16), on the backend."""
+    """The median and its counts, on the backend, both float32 (the counts are blotted too)."""
     xp = backend_of(backend).xp
     med = to_xp(fits.getdata(median.path), xp, np.float32)
-    counts = to_xp(fits.getdata(median.count_path), xp, np.int16)
+    counts = to_xp(fits.getdata(median.count_path), xp, np.float32)
     return med, counts
 
 
@@ -105,7 +105,7 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
     be = backend_of(backend)
     xp = be.xp
     med = to_xp(med, xp, np.float32)
-    counts = to_xp(counts, xp, np.int16)
+    counts = to_xp(counts, xp, np.float32)
     c = chip.chip
     s = scale_ratio(c, frame)
     if pixmap is None:
@@ -123,7 +123,7 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
                               params.combine_nhigh, v, k0)  # fmt: skip
     # Each pixel's count of good values, at the median pixel the nearest-neighbour blot reads
     # (0 off the median): the blot kernel itself, on either backend.
-    m = blot_image(counts.astype(xp.float32), pixmap, interp="nearest", fillval=0.0, backend=be).astype(xp.int32)
+    m = blot_image(counts, pixmap, interp="nearest", fillval=0.0, backend=be).astype(xp.int32)
     rn = to_xp(c.rdnoise_map(), xp, np.float32)
     var_d = xp.abs(blotted + xp.float32(chip.sky)) + rn * rn
     var_path = Path(folder) / f"{chip.rootname}_sci{c.extver}_bltvar.fits"

@@ -307,6 +307,7 @@ def stats_from_passes(ops, data, mask, lower, upper, nclip, lsigma, usigma, binw
         npix, c_mean, c_sigma = _bin_moments(counts, sums, sumsq, hist_ref)
         centres = lo + (np.arange(HIST_BINS) + 0.5) * width
         keep = counts > 0
+        narrowed = False
         for _ in range(int(nclip) - 1):
             if c_sigma == 0.0:
                 break
@@ -314,13 +315,16 @@ def stats_from_passes(ops, data, mask, lower, upper, nclip, lsigma, usigma, binw
             m = int(counts[inside].sum())
             if m in (0, npix):
                 break
-            keep = inside
+            keep, narrowed = inside, True
             npix, c_mean, c_sigma = _bin_moments(counts[keep], sums[keep], sumsq[keep], hist_ref)
-        used = np.flatnonzero(keep)
-        # The final sample is a value range: its exact moments in pass 3.
-        sel_lo = max(sel_lo, lo + used[0] * width) if used[0] > 0 else sel_lo
-        sel_hi = min(sel_hi, lo + (used[-1] + 1) * width) if used[-1] < HIST_BINS - 1 else sel_hi
-        counts = np.where(keep, counts, 0)
+        if narrowed:
+            # The final sample is the value range of the kept bins; without a later rejection it
+            # stays the first window, exactly.
+            used = np.flatnonzero(keep)
+            sel_lo = max(sel_lo, lo + used[0] * width)
+            sel_hi = min(sel_hi, lo + (used[-1] + 1) * width)
+            counts = np.where(keep, counts, 0)
+        # Pass 3: the final sample's exact moments, minimum and maximum.
         npix, s1, s2, smin, smax = ops.sample_moments(data, mask, sel_lo, sel_hi, c_mean)
         mean, sigma = _mean_sigma(npix, s1, s2, c_mean, smin, smax)
         if sigma == 0.0:
