@@ -435,6 +435,17 @@ _DEFINITIONS = (
        choices=("auto", "cpu", "cuda"),
        note="Not a MultiDrizzle parameter: the backend argument of Multidrizzle.  auto uses CUDA "
             "when a device answers."),
+    _p("workers", "gpudriz", "int", 0,
+       "Worker processes of a local Dask cluster (0: this process)", minimum=0,
+       note="A gpudriz extension (mosaic mode, docs/pipeline.md).  workers=N runs the steps as "
+            "tasks on a local dask.distributed cluster of N processes; with the CUDA backend "
+            "each worker uses its own GPU.  Results are the same as with workers=0."),
+    _p("scheduler", "gpudriz", "str", None,
+       "Address of an existing Dask scheduler, e.g. tcp://host:8786", nullable=True,
+       none_means="no cluster: workers decides",
+       note="A gpudriz extension: the steps run as tasks on that cluster; the inputs and the "
+            "output folder must be on a file system every worker sees.  The Python API also "
+            "takes client= (a distributed.Client)."),
 )
 
 #: Every parameter by name, in the manual's order (Table 2, then final_wht_type
