@@ -38,7 +38,9 @@ import numpy as np
 from gpudriz.backend import get_backend
 from gpudriz.pipeline.config import editpars as E
 from gpudriz.pipeline.config import parameters as P
+from gpudriz.pipeline.execution import Execution
 from gpudriz.pipeline.geometry.outframe import OutputFrame
+from gpudriz.pipeline.graph import mosaic_mode, run_graph
 from gpudriz.pipeline.initialization import apply_mdriztab, initialize
 from gpudriz.pipeline.io import inplace, products
 from gpudriz.pipeline.io.instruments import Exposure
@@ -99,6 +101,10 @@ class Multidrizzle:
     workdir : str or Path, optional
         Folder of relative input names and of every file written (default:
         the current directory).
+    client : distributed.Client, optional
+        Run the steps as tasks on this Dask cluster (the mosaic mode,
+        :mod:`gpudriz.pipeline.graph`); it is not closed afterwards.  The
+        ``workers`` and ``scheduler`` parameters do the same without a client.
     **pars
         Any parameter of the manual's Table 2 (see :func:`gpudriz.help`).
 
@@ -115,7 +121,7 @@ class Multidrizzle:
     """
 
     def __init__(self, input="flt.fits", output=None, editpars=False, backend=None, workdir=None,
-                 **pars):  # fmt: skip
+                 client=None, **pars):  # fmt: skip
         self.pars = P.Parameters()
         values = dict(pars)
         values["input"] = input
@@ -125,6 +131,7 @@ class Multidrizzle:
             values["backend"] = backend
         self.pars.update(values)
         self._backend_arg = backend
+        self._client = client
         self.workdir = Path(workdir) if workdir is not None else Path.cwd()
         self.backend = None
         self.exposures: list[Exposure] = []
@@ -134,6 +141,8 @@ class Multidrizzle:
         self.output = None
         self.products: dict[str, Path] = {}
         self.timings: dict[str, float] = {}
+        #: Mosaic mode: per stage, (tasks run, tasks in all); a rerun runs only what is missing or stale.
+        self.task_counts: dict[str, tuple] = {}
         self.intermediates: list[Path] = []
         self.ivm = []
         self._built = False
@@ -257,12 +266,16 @@ class Multidrizzle:
         todo = {k: (self.pars[k] if v is None else bool(v)) for k, v in asked.items()}
         # The whole need of every step against the memory this process may use, before any work.
         p = self.pars
+        mosaic = mosaic_mode(p, self._client)
+        # The mosaic mode's separate, median and blot tasks hold windows and tiles, each
+        # checked by its task; the final drizzle and the per-chip steps are checked here.
+        checked = dict(todo, driz_separate=False, median=False, blot=False) if mosaic else todo
         check_run(RunSize(
             chip_shapes=tuple(w.chip.shape for w in self.chips), chip_keys=tuple(w.key for w in self.chips),
             n_exposures=len(self.exposures), separate_shape=tuple(self.separate_frame.shape),
             final_shape=tuple(self.final_frame.shape), driz_cr_corr=bool(p["driz_cr_corr"]),
             context=bool(p["context"]), tile_size=p["tile_size"],
-        ), todo)  # fmt: skip
+        ), checked)  # fmt: skip
         try:
             lock = FolderLock(self.workdir)
             lock.__enter__()
@@ -271,12 +284,23 @@ class Multidrizzle:
         try:
             # Under the lock no other run writes here: temporaries found are a killed run's.
             remove_stale_temporaries(self.workdir)
-            return self._run_steps(todo)
+            if not mosaic:
+                return self._run_steps(todo)
+            with Execution.open(workers=p["workers"], scheduler=p["scheduler"], client=self._client,
+                                backend=self.backend.name) as execution:  # fmt: skip
+                return self._run_steps(todo, execution)
         finally:
             lock.__exit__(None, None, None)
 
-    def _run_steps(self, todo):
-        """The enabled steps in order, then the runfile (the folder is locked by :meth:`run`)."""
+    def _run_steps(self, todo, execution=None):
+        """The enabled steps in order, then the runfile (the folder is locked by :meth:`run`).
+
+        With an ``execution`` (the mosaic mode) the steps run as its tasks
+        (:func:`gpudriz.pipeline.graph.run_graph`).
+        """
+        if execution is not None:
+            run_graph(self, todo, execution)
+            return self._finish()
         steps = [
             ("static", self._static),
             ("skysub", self._skysub),
@@ -297,6 +321,10 @@ class Multidrizzle:
             log.info("step %d/%d: %s done in %.2f s", k, len(enabled), name, self.timings[name])
         if self.state.pixmaps is not None:
             self.state.pixmaps.clear()  # driz_separate's pixmaps, if no blot took them
+        return self._finish()
+
+    def _finish(self):
+        """After the steps: the runfile, and the intermediates removed when ``clean``."""
         runfile = products.write_runfile(self.pars, self.workdir)
         if runfile is not None:
             self.products["runfile"] = runfile
@@ -324,12 +352,17 @@ class Multidrizzle:
                          for w in self.chips),
         )  # fmt: skip
 
-    def _static(self):
-        """Per-chip static masks (clipped mode - static_sig x rms), AND-ed over exposures."""
+    def _static(self, masks=None):
+        """Per-chip static masks (clipped mode - static_sig x rms), AND-ed over exposures.
+
+        ``masks``: each chip's ``(key, mask)`` in input order when measured
+        elsewhere (the mosaic mode's tasks); measured here when None.
+        """
         p, name = self.pars, self._task_backend
         params = StaticParams.from_pars(p)
-        # A generator: one chip's mask at a time joins the per-number masks.
-        masks = ((w.key, static_chip(w.task_input(), params, name)) for w in self.chips)
+        if masks is None:
+            # A generator: one chip's mask at a time joins the per-number masks.
+            masks = ((w.key, static_chip(w.task_input(), params, name)) for w in self.chips)
         # self.path keeps an absolute name as it is.
         staticfile = self.path(p["staticfile"]) if p["staticfile"] else None
         combined = combine_static(masks, name, staticfile=staticfile,
@@ -337,13 +370,15 @@ class Multidrizzle:
         for w in self.chips:
             w.static_ok = combined[w.key]
 
-    def _skysub(self):
+    def _skysub(self, measure=None):
         """Per-chip clipped sky combined per ``skymethod`` (or ``skyuser``'s), recorded as MDRIZSKY.
 
         localmin (the manual's rule): per exposure the lowest surface brightness
         of its chips; globalmin: the lowest rate per unit area of all exposures,
         for all; match: the exposures' sky differences solved from their
         overlaps (:mod:`gpudriz.pipeline.steps.skymatch`), anchored on the localmin values.
+        ``measure(groups, params, backend)``: the chips' skies, per exposure,
+        when measured elsewhere (the mosaic mode's tasks).
         """
         p, name = self.pars, self._task_backend
         if p["skyuser"]:
@@ -355,7 +390,10 @@ class Multidrizzle:
             return
         groups = by_exposure(self.chips)
         params = SkyParams.from_pars(p)
-        values = [[sky_chip(w.task_input(), params, name) for w in group] for group in groups]
+        if measure is None:
+            values = [[sky_chip(w.task_input(), params, name) for w in group] for group in groups]
+        else:
+            values = measure(groups, params, name)
         scales = [[w.chip.pixel_scale for w in group] for group in groups]
         names = [group[0].exposure.path.name for group in groups]
         skies = combine_skies(values, scales, [g[0].chip.exptime for g in groups], names, p["skymethod"])

@@ -89,6 +89,10 @@ class ChipInput:
         Cosmic rays found by driz_cr (True = CR).
     empty : bool
         The chip has no data (no say in its exposure's sky).
+    crmask_file : Path or None
+        The ``_crmask.fits`` file that holds the chip's cosmic rays (its
+        ``CRMASK`` extension of the chip's EXTVER), read when ``crmask`` is
+        None: the mosaic mode keeps masks on disk, not in memory.
     """
 
     chip: Chip
@@ -100,6 +104,7 @@ class ChipInput:
     static_ok: object = field(default=None, repr=False)
     crmask: object = field(default=None, repr=False)
     empty: bool = False
+    crmask_file: Path | None = None
 
     @property
     def key(self):
@@ -141,6 +146,9 @@ class ChipWork:
     empty : bool
         The chip has no data (all zero, or no finite pixel): it has no say
         in its exposure's sky (:func:`gpudriz.pipeline.io.checks.empty_chips`).
+    crmask_file : Path or None
+        Mosaic mode: the ``_crmask.fits`` file holding the chip's cosmic rays
+        (``crmask`` stays None there, so that memory does not grow with the inputs).
     """
 
     chip: Chip
@@ -156,6 +164,7 @@ class ChipWork:
     crmask: object = None
     cor: object = field(default=None, repr=False)
     empty: bool = False
+    crmask_file: Path | None = None
 
     @property
     def key(self):
@@ -172,6 +181,7 @@ class ChipWork:
             chip=self.chip, rootname=self.exposure.rootname, exposure_path=self.exposure.path,
             to_electrons=self.to_electrons, sky=self.sky, sky_in_data=self.sky_in_data,
             static_ok=self.static_ok, crmask=self.crmask, empty=self.empty,
+            crmask_file=self.crmask_file,
         )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["read_rows", "stack_rows"]
+__all__ = ["read_rows", "stack_rows", "read_box"]
 
 
 def read_rows(path, r0: int, r1: int, *, ext=0) -> np.ndarray:
@@ -51,3 +51,12 @@ def stack_rows(paths, r0: int, r1: int, *, ext=0) -> np.ndarray:
     for k, p in enumerate(paths[1:], 1):
         out[k] = read_rows(p, r0, r1, ext=ext)
     return out
+
+
+def read_box(path, y0: int, y1: int, x0: int, x1: int, *, ext=0, dtype=np.float32) -> np.ndarray:
+    """Pixels ``[y0:y1, x0:x1]`` of the image in HDU ``ext`` of ``path``; the file is closed on return.
+
+    Like :func:`read_rows`, only the rows asked for are read from disk.
+    """
+    with fits.open(path, memmap=False, lazy_load_hdus=True) as h:
+        return np.array(h[ext].section[y0:y1, x0:x1], dtype=dtype)

@@ -78,7 +78,7 @@ def read_median(median: MedianImage, backend):
 
 
 def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, params: BlotParams,
-              backend, folder, prov: Provenance, pixmap=None) -> BlotResult:  # fmt: skip
+              backend, folder, prov: Provenance, pixmap=None, origin=None) -> BlotResult:  # fmt: skip
     """The median blotted back to one chip, and its noise term, written to ``folder``.
 
     Parameters
@@ -97,6 +97,10 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
     prov : Provenance
     pixmap : array, optional
         The chip's pixmap to ``frame`` if driz_separate kept it; computed when None.
+    origin : (int, int), optional
+        Pixel ``(x0, y0)`` of ``frame`` at which ``med`` and ``counts`` start,
+        when they are a window of the median (mosaic mode) rather than all of
+        it: the pixmap is shifted by it, exactly (whole numbers).
 
     Returns
     -------
@@ -110,7 +114,9 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
     s = scale_ratio(c, frame)
     if pixmap is None:
         pixmap = pixmap_to(c, frame, be)  # once for both blots
-    blotted = blot_image(med, pixmap, interp=params.blot_interp, sinscl=params.blot_sinscl,
+    # Where the chip's pixels fall in the arrays given (a window of the frame, or all of it).
+    at = pixmap if origin is None else pixmap - xp.asarray(origin, dtype=pixmap.dtype)
+    blotted = blot_image(med, at, interp=params.blot_interp, sinscl=params.blot_sinscl,
                          iscale=c.exptime / (s * s), backend=be)  # fmt: skip
     header = c.wcs.to_header(relax=True)
     path = Path(folder) / f"{chip.rootname}_sci{c.extver}_blt.fits"
@@ -123,7 +129,7 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
                               params.combine_nhigh, v, k0)  # fmt: skip
     # Each pixel's count of good values, at the median pixel the nearest-neighbour blot reads
     # (0 off the median): the blot kernel itself, on either backend.
-    m = blot_image(counts, pixmap, interp="nearest", fillval=0.0, backend=be).astype(xp.int32)
+    m = blot_image(counts, at, interp="nearest", fillval=0.0, backend=be).astype(xp.int32)
     rn = to_xp(c.rdnoise_map(), xp, np.float32)
     var_d = xp.abs(blotted + xp.float32(chip.sky)) + rn * rn
     var_path = Path(folder) / f"{chip.rootname}_sci{c.extver}_bltvar.fits"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from astropy.io import fits
 
 from gpudriz.backend import BackendUnavailableError, get_backend
 from gpudriz.backend.arrays import to_xp
@@ -24,6 +25,7 @@ __all__ = [
     "read_electrons",
     "dq_good",
     "good_mask",
+    "read_crmask",
     "pixmap_to",
     "scale_ratio",
     "new_drizzle",
@@ -77,7 +79,14 @@ def good_mask(c: ChipInput, xp, *, with_cr=False):
         good &= c.static_ok
     if with_cr and c.crmask is not None:
         good &= ~c.crmask
+    elif with_cr and c.crmask_file is not None:
+        good &= ~to_xp(read_crmask(c), xp)
     return good
+
+
+def read_crmask(c: ChipInput) -> np.ndarray:
+    """The chip's cosmic-ray mask (True = CR) from its ``crmask_file`` (mosaic mode)."""
+    return fits.getdata(c.crmask_file, ("CRMASK", c.chip.extver)).astype(bool)
 
 
 def pixmap_to(chip, frame, backend):

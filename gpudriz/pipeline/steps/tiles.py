@@ -35,7 +35,7 @@ from gpudriz.pipeline.steps.chipdata import backend_of, new_drizzle, pixmap_to, 
 from gpudriz.pipeline.steps.final import FinalImage, FinalParams, add_chip, final_error
 
 __all__ = ["Tile", "TileImage", "plan_tiles", "tile_frame", "chip_boxes", "tile_chips", "final_tile",
-           "compact_context", "context_chips", "tiled_final"]  # fmt: skip
+           "compact_context", "context_chips", "tile_product", "tiled_final"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
 
@@ -99,9 +99,9 @@ def chip_boxes(chips: Sequence[ChipInput], frame: OutputFrame, params: FinalPara
     """Each chip's footprint box in ``frame``: ``(xmin, xmax, ymin, ymax)`` in frame pixels, or None.
 
     The extremes of the chip's mapped pixel centres (its pixmap to the frame),
-    widened by the kernel's reach: ``(3 + pixfrac) / s + 2`` output pixels,
-    with ``s`` the output pixel size in input pixels (Lanczos3 reaches
-    ``3 / s``, the square kernel ``pixfrac / 2s`` times the local
+    widened by the kernel's reach: ``(5 + pixfrac) / s + 2`` output pixels,
+    with ``s`` the output pixel size in input pixels (Lanczos5 reaches
+    ``5 / s``, the square kernel ``pixfrac / 2s`` times the local
     distortion).  None: no pixel of the chip maps onto the frame's plane.
     """
     be = backend_of(backend)
@@ -114,7 +114,7 @@ def chip_boxes(chips: Sequence[ChipInput], frame: OutputFrame, params: FinalPara
             boxes.append(None)
             continue
         x, y = pm[..., 0][ok], pm[..., 1][ok]
-        margin = (3.0 + params.pixfrac) / scale_ratio(c.chip, frame) + 2.0
+        margin = (5.0 + params.pixfrac) / scale_ratio(c.chip, frame) + 2.0
         boxes.append((float(x.min()) - margin, float(x.max()) + margin,
                       float(y.min()) - margin, float(y.max()) + margin))  # fmt: skip
         del pm, ok, x, y
@@ -197,6 +197,25 @@ def context_chips(ctx, n: int) -> list[int]:
     return [k for k in range(n) if (int(present[k // _PLANE_BITS]) >> (k % _PLANE_BITS)) & 1]
 
 
+def tile_product(tile: Tile, indices: Sequence[int], chips: Sequence[ChipInput], ivm_paths: Sequence,
+                 frame: OutputFrame, params: FinalParams, backend, folder, output: str, prov, *, build=True):
+    """One tile's final drizzle written as its product: ``(files, TileRow)``, or None if no chip reached it.
+
+    ``indices``: the run's numbers (``INPUTS`` rows) of ``chips``, the chips whose
+    footprint overlaps the tile (:func:`tile_chips`); the other arguments as
+    :func:`tiled_final`'s.
+    """  # fmt: skip
+    result = final_tile(chips, ivm_paths, frame, tile, params, backend)
+    if result.image is None:
+        return None
+    used = tuple(indices[k] for k in result.chips)
+    files = tile_products.write_tile(folder, output, tile, result.image.planes(), tile_frame(frame, tile),
+                                     frame, used, prov, build=build)  # fmt: skip
+    row = tile_products.TileRow(next(iter(files.values())).name, tile.ix, tile.iy, tile.x0, tile.y0,
+                                tile.nx, tile.ny, used)  # fmt: skip
+    return files, row
+
+
 def tiled_final(chips: Sequence[ChipInput], ivm_paths: Sequence, frame: OutputFrame, params: FinalParams,
                 tile_size: int, backend, folder, output: str, prov, *, build=True) -> dict:  # fmt: skip
     """The final drizzle tile by tile: each touched tile's product, then ``<output>_tiles.ecsv``.
@@ -232,15 +251,11 @@ def tiled_final(chips: Sequence[ChipInput], ivm_paths: Sequence, frame: OutputFr
         ks = tile_chips(boxes, tile)
         if not ks:
             continue
-        result = final_tile([chips[k] for k in ks], [ivm_paths[k] for k in ks], frame, tile, params, backend)
-        if result.image is None:
-            continue
-        used = tuple(ks[k] for k in result.chips)
-        files = tile_products.write_tile(folder, output, tile, result.image.planes(), tile_frame(frame, tile),
-                                         frame, used, prov, build=build)  # fmt: skip
-        written.update(files)
-        rows.append(tile_products.TileRow(next(iter(files.values())).name, tile.ix, tile.iy, tile.x0, tile.y0,
-                                          tile.nx, tile.ny, used))  # fmt: skip
+        done = tile_product(tile, ks, [chips[k] for k in ks], [ivm_paths[k] for k in ks], frame, params,
+                            backend, folder, output, prov, build=build)  # fmt: skip
+        if done is not None:
+            written.update(done[0])
+            rows.append(done[1])
     written["tiles"] = tile_products.write_tile_table(folder, output, rows, frame, tile_size)
     log.info("driz_combine: %d of %d %dx%d tile(s) written (the others have no input)", len(rows), len(tiles),
              tile_size, tile_size)  # fmt: skip

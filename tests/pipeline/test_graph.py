@@ -1,0 +1,163 @@
+"""The mosaic mode (gpudriz.pipeline.graph): the same products as the single-frame pipeline, resumable.
+
+The tiled run of the demo association is compared with the untiled one in
+``tests/pipeline/steps/test_tiles.py`` (it runs the mosaic mode's task graph);
+here: every combine type, the task records (a rerun after a crash redoes only
+what is missing, a changed parameter only what depends on it), and 400
+inputs under a limit of 256 open files.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import gpudriz
+from gpudriz.demo.tiny_inputs import write_tiny_exposures
+from gpudriz.pipeline.io.tile_products import read_tile_table
+from gpudriz.pipeline.state import PipelineError
+from gpudriz.pipeline.steps import mosaic_tasks
+
+TILE = 16
+PARS = dict(backend="cpu", rdnoise=5.0)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_in")
+    write_tiny_exposures(folder, 6, shape=(24, 40), seed=3)
+    return folder
+
+
+def _run(inputs, folder, **pars):
+    folder.mkdir(parents=True, exist_ok=True)
+    md = gpudriz.Multidrizzle(input=str(inputs / "*_flt.fits"), workdir=folder, **{**PARS, **pars})
+    md.run()
+    return md
+
+
+def _crmasks(md):
+    out = {}
+    for key, path in md.products.items():
+        if key.startswith("crmask:"):
+            with fits.open(path) as h:
+                out[key] = [hdu.data.copy() for hdu in h[1:]]
+    return out
+
+
+def _assemble(md):
+    """The tiled SCI and WHT assembled into the whole frame."""
+    table = read_tile_table(md.products["tiles"])
+    ny, nx = md.final_frame.shape
+    sci, wht = np.zeros((ny, nx), np.float32), np.zeros((ny, nx), np.float32)
+    for row in table:
+        with fits.open(md.workdir / row["file"]) as h:
+            win = (slice(row["y0"], row["y0"] + row["ny"]), slice(row["x0"], row["x0"] + row["nx"]))
+            sci[win], wht[win] = h["SCI"].data, h["WHT"].data
+    return sci, wht
+
+
+def _assert_same_science(whole, tiled):
+    a, b = _crmasks(whole), _crmasks(tiled)
+    assert a.keys() == b.keys() and a
+    for key in a:
+        for ma, mb in zip(a[key], b[key]):
+            np.testing.assert_array_equal(ma, mb, err_msg=key)
+    with fits.open(whole.products["drz"]) as h:
+        sci, wht = h["SCI"].data, h["WHT"].data
+    tsci, twht = _assemble(tiled)
+    np.testing.assert_array_equal(twht > 0, wht > 0)
+    both = wht > 0
+    np.testing.assert_allclose(twht[both], wht[both], rtol=2e-6)
+    np.testing.assert_allclose(tsci[both], sci[both], rtol=2e-6, atol=2e-6 * np.abs(sci[both]).max())
+
+
+@pytest.mark.parametrize("combine", [dict(combine_type="median"), dict(combine_type="minmed"),
+                                     dict(combine_type="minmax", combine_nhigh=1)], ids=lambda c: c["combine_type"])
+def test_the_mosaic_mode_gives_the_single_frame_products(inputs, tmp_path, combine):
+    whole = _run(inputs, tmp_path / "whole", **combine)
+    tiled = _run(inputs, tmp_path / "tiled", tile_size=TILE, **combine)
+    assert tiled.task_counts["median"][1] > 1  # the median was made in several tiles
+    _assert_same_science(whole, tiled)
+
+
+def test_a_rerun_after_a_crash_redoes_only_the_missing_tasks(inputs, tmp_path, monkeypatch):
+    undisturbed = _run(inputs, tmp_path / "undisturbed", tile_size=TILE)
+    real, calls = mosaic_tasks.blot_task, []
+
+    def crashing(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("worker lost")
+        return real(*args)
+
+    monkeypatch.setattr(mosaic_tasks, "blot_task", crashing)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        _run(inputs, tmp_path / "crashed", tile_size=TILE)
+    monkeypatch.setattr(mosaic_tasks, "blot_task", real)
+    resumed = _run(inputs, tmp_path / "crashed", tile_size=TILE)
+    counts = resumed.task_counts
+    for stage in ("static", "sky", "separate", "median"):
+        assert counts[stage][0] == 0, stage
+    assert counts["blot"] == (counts["blot"][1] - 3, 12)  # the three blots done before the crash are kept
+    assert counts["driz_cr"][0] == counts["driz_cr"][1]
+    _assert_same_products(undisturbed, resumed)
+
+
+def _assert_same_products(a, b):
+    for key in a.products:
+        if key.startswith(("drz", "crmask")):
+            with fits.open(a.products[key]) as ha, fits.open(b.products[key]) as hb:
+                for x, y in zip(ha, hb):
+                    if x.data is not None and not isinstance(x, fits.BinTableHDU):
+                        np.testing.assert_array_equal(x.data, y.data, err_msg=key)
+
+
+def test_a_rerun_redoes_what_a_changed_parameter_touches_and_nothing_else(inputs, tmp_path):
+    _run(inputs, tmp_path / "run", tile_size=TILE)
+    same = _run(inputs, tmp_path / "run", tile_size=TILE)
+    assert all(done == 0 for done, _ in same.task_counts.values())
+    changed = _run(inputs, tmp_path / "run", tile_size=TILE, final_pixfrac=0.8)
+    # Every task key holds the run's changed parameters: a changed final parameter reruns everything
+    # whose key holds it; the records of the first run are replaced, never mixed with the new ones.
+    assert changed.task_counts["final"][0] == changed.task_counts["final"][1]
+    fresh = _run(inputs, tmp_path / "fresh", tile_size=TILE, final_pixfrac=0.8)
+    _assert_same_products(fresh, changed)
+
+
+def test_a_changed_input_file_reruns_its_tasks(inputs, tmp_path):
+    local = tmp_path / "in"
+    local.mkdir()
+    for p in inputs.iterdir():
+        (local / p.name).write_bytes(p.read_bytes())
+    _run(local, tmp_path / "run", tile_size=TILE)
+    first = sorted(local.glob("*_flt.fits"))[0]
+    with fits.open(first, mode="update") as h:
+        h[1].data[3, 3] += 1.0
+    again = _run(local, tmp_path / "run", tile_size=TILE)
+    assert again.task_counts["separate"][0] >= 1 and again.task_counts["static"][0] == 2
+
+
+def test_workinplace_is_refused_in_the_mosaic_mode(inputs, tmp_path):
+    with pytest.raises(PipelineError, match="workinplace=yes is not available in the mosaic mode"):
+        _run(inputs, tmp_path / "run", tile_size=TILE, workinplace=True)
+
+
+def test_400_inputs_run_under_a_limit_of_256_open_files(tmp_path):
+    write_tiny_exposures(tmp_path / "in", 400, shape=(16, 32), seed=5)
+    (tmp_path / "run").mkdir()
+    script = textwrap.dedent(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        import gpudriz
+        md = gpudriz.Multidrizzle(input={str(tmp_path / "in" / "*_flt.fits")!r}, workdir={str(tmp_path / "run")!r},
+                                  backend="cpu", rdnoise=5.0, tile_size=32)
+        md.run()
+        print("tiles", md.products["tiles"])
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "run" / "final_tiles.ecsv").is_file()
