@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from gpudriz.backend import get_backend
-from gpudriz.pipeline.config import editpars as E
 from gpudriz.pipeline.config import parameters as P
+from gpudriz.pipeline.editing import ParameterEditing
 from gpudriz.pipeline.execution import Execution
 from gpudriz.pipeline.geometry.outframe import OutputFrame
 from gpudriz.pipeline.graph import mosaic_mode, run_graph
@@ -66,7 +66,7 @@ from gpudriz.pipeline.steps.sky import SkyParams, combine_skies, sky_chip, user_
 from gpudriz.pipeline.steps.skymatch import match_sky
 from gpudriz.pipeline.steps.static import StaticParams, combine_static, static_chip
 from gpudriz.pipeline.steps.tiles import tiled_final
-from gpudriz.pipeline.usage import USAGE, help  # noqa: F401  (gpudriz.pipeline.multidrizzle.help, as the manual's)
+from gpudriz.pipeline.usage import help  # noqa: F401  (gpudriz.pipeline.multidrizzle.help, as the manual's)
 from gpudriz.pipeline.workfolder import (
     FolderBusyError,
     FolderLock,
@@ -81,7 +81,7 @@ log = logging.getLogger("gpudriz")
 _IN_PLACE = {"skysub": inplace.write_sky, "driz_cr": inplace.write_cr_flags}
 
 
-class Multidrizzle:
+class Multidrizzle(ParameterEditing):
     """MultiDrizzle's Python interface (manual section 1.3), with gpudriz's engine.
 
     Parameters
@@ -159,58 +159,6 @@ class Multidrizzle:
             self.editpars()
 
     # -- public API -------------------------------------------------------------
-
-    def help(self):
-        """Print the available methods and the current parameters."""
-        print(USAGE)
-        print(P.help_text(self.pars))
-
-    def editpars(self, mode=None):
-        """The manual's parameter editor: every parameter, by step, changed and validated.
-
-        Each parameter is shown with its kind, default and allowed values;
-        what the user changes is validated, and ``self.pars`` changes only
-        when every value is valid (see :mod:`gpudriz.pipeline.config.editpars`).  Call
-        :meth:`build` afterwards (:meth:`run` rebuilds if parameters changed).
-
-        Parameters
-        ----------
-        mode : {None, "editor", "form"}
-            "editor": a commented configuration file opened in ``$VISUAL`` or
-            ``$EDITOR``, re-opened with the error at the top while a value is
-            invalid; returns when the editor closes on a valid file.  "form":
-            an ipywidgets form displayed in the notebook; its Apply button sets
-            the values.  None: the form in a Jupyter notebook, else the editor.
-
-        Raises
-        ------
-        ParameterError
-            For an unknown ``mode``, when no editor can be used, or when the
-            user cancels (the editor exits with an error status, or the file
-            is saved unchanged after an error): the parameters are unchanged.
-        ImportError
-            For the form, when ipywidgets is not installed.
-        """
-        if mode not in (None, "editor", "form"):
-            raise P.ParameterError(
-                f"editpars mode = {mode!r} is not valid: expected None, 'editor' or 'form'."
-            )
-        if mode == "form" or (mode is None and E.in_notebook()):
-            E.show_form(self.pars, on_apply=self._parameters_edited)
-            return
-        self._parameters_edited(E.edit_in_editor(self.pars))
-
-    def _parameters_edited(self, changed: dict):
-        """Take in edited parameters: the next run() builds again with them."""
-        if not changed:
-            log.info("editpars: no parameter changed.")
-            return
-        if "backend" in changed:
-            # The edit is the user's latest word: it wins over the backend argument.
-            self._backend_arg = self.pars["backend"]
-        self._built = False
-        settings = ", ".join(f"{k} = {P.format_value(v)}" for k, v in changed.items())
-        log.info("editpars: %s.", settings)
 
     def build(self):
         """Step 1, initialization: read the inputs and compute the output frames.

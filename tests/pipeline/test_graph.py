@@ -7,6 +7,7 @@ what is missing, a changed parameter only what depends on it), and 400
 inputs under a limit of 256 open files.
 """
 
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from gpudriz.demo.tiny_inputs import write_tiny_exposures
 from gpudriz.pipeline.io.tile_products import read_tile_table
 from gpudriz.pipeline.state import PipelineError
 from gpudriz.pipeline.steps import mosaic_tasks
+from gpudriz.pipeline.steps.chipdata import pixmap_to
 
 TILE = 16
 PARS = dict(backend="cpu", rdnoise=5.0)
@@ -161,3 +163,12 @@ def test_400_inputs_run_under_a_limit_of_256_open_files(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "run" / "final_tiles.ecsv").is_file()
+
+
+def test_chips_and_frames_travel_to_a_worker_exactly(inputs, tmp_path):
+    md = gpudriz.Multidrizzle(input=str(inputs / "*_flt.fits"), workdir=inputs, **PARS).build()
+    frame = pickle.loads(pickle.dumps(md.separate_frame))
+    for w in md.chips[:2]:
+        chip = pickle.loads(pickle.dumps(w.task_input())).chip
+        np.testing.assert_array_equal(pixmap_to(chip, frame, md.backend), pixmap_to(w.chip, md.separate_frame, md.backend))
+        np.testing.assert_array_equal(chip.wcs.wcs.crval, w.chip.wcs.wcs.crval)

@@ -35,7 +35,7 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_area
 
 from gpudriz.backend.validate import real_number
-from gpudriz.pipeline.geometry.wcs import celestial_wcs
+from gpudriz.pipeline.geometry.wcs import ExactWCSPickle, celestial_wcs
 from gpudriz.pipeline.io.fits import InputError, reason
 from gpudriz.pipeline.io.inputs import split_extension
 
@@ -69,7 +69,7 @@ _MIN_COS_DISTANCE = 1e-9
 
 
 @dataclass(frozen=True)
-class OutputFrame:
+class OutputFrame(ExactWCSPickle):
     """The pixel grid the inputs are drizzled onto.
 
     Attributes

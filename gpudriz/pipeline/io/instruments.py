@@ -33,7 +33,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from gpudriz.backend.validate import is_real
-from gpudriz.pipeline.geometry.wcs import celestial_wcs, linear_wcs
+from gpudriz.pipeline.geometry.wcs import ExactWCSPickle, celestial_wcs, linear_wcs
 from gpudriz.pipeline.io.amplifiers import (
     INSTRUMENT_MODELS,
     AmpRegion,
@@ -76,7 +76,7 @@ _RAD2ARCSEC = 180.0 / math.pi * 3600.0
 
 
 @dataclass(eq=False)
-class Chip:
+class Chip(ExactWCSPickle):
     """One science extension of an exposure and everything the steps need.
 
     Attributes
