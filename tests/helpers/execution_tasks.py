@@ -1,0 +1,28 @@
+"""Top-level task functions for tests/pipeline/test_execution.py (importable by Dask workers)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def work(item, scale=1.0):
+    return float(np.random.default_rng(item).normal(size=1000).sum() * scale)
+
+
+def pid(item):
+    return os.getpid()
+
+
+def fail(item):
+    if item == 2:
+        raise ValueError(f"task {item} failed")
+    return item
+
+
+def die_once(item, folder):
+    marker = Path(folder) / "died"
+    if item == 1 and not marker.exists():
+        marker.write_text("x")
+        os._exit(1)
+    return item * 10
