@@ -29,6 +29,7 @@ import sys
 # and the demo modules; the package itself is imported either way), and no import hides in a function.
 from gpudriz import __version__
 from gpudriz.demo.drizzle_demo import run_demo
+from gpudriz.demo.mosaic_demo import run_mosaic_demo
 from gpudriz.demo.pipeline_demo import run_pipeline_demo
 from gpudriz.pipeline.config import parameters as P
 from gpudriz.pipeline.multidrizzle import Multidrizzle
@@ -39,11 +40,19 @@ _USER_ERRORS = (ValueError, RuntimeError, OSError, MemoryError, KeyError)
 def _demo_parser():
     d = argparse.ArgumentParser(prog="gpudriz demo", description="Run the pipeline on built-in "
                                 "synthetic data and check it against the truth.")  # fmt: skip
-    d.add_argument("outdir", nargs="?", default="gpudriz_demo", help="output folder (default: %(default)s)")
+    d.add_argument("outdir", nargs="?", default=None, help="output folder (default: gpudriz_demo, "
+                   "or gpudriz_mosaic with --mosaic)")
     d.add_argument("--backend", default=None, choices=("auto", "cpu", "cuda"), help="engine (default: auto)")
     d.add_argument("--chip", type=int, nargs=2, default=(256, 512), metavar=("NY", "NX"),
                    help="size of each of the two chips (default: 256 512; ACS/WFC is 2048 4096)")
     d.add_argument("--seed", type=int, default=1, help="seed of the synthetic data (default: %(default)s)")
+    d.add_argument("--mosaic", type=int, default=None, metavar="N",
+                   help="a synthetic mosaic of N exposures (even), run tiled on Dask workers instead "
+                        "(default folder: gpudriz_mosaic)")
+    d.add_argument("--workers", type=int, default=2, help="--mosaic: Dask worker processes, 0: this process "
+                   "(default: %(default)s)")
+    d.add_argument("--tile-size", type=int, default=256, help="--mosaic: side of the output tiles "
+                   "(default: %(default)s)")
     d.add_argument("--drizzle-only", action="store_true",
                    help="the core-engine demo instead: drizzle a dithered star field")
     d.add_argument("--size", type=int, default=512, help="--drizzle-only: exposure size (default: %(default)s)")
@@ -56,6 +65,7 @@ def _usage():
     return (
         "usage: gpudriz INPUT [name=value ...] [--name value ...] [--config FILE] [--editpars]\n"
         "       gpudriz demo [DIR] [--backend B] [--chip NY NX]\n"
+        "       gpudriz demo --mosaic N [DIR] [--workers W] [--tile-size T]\n"
         "       gpudriz help          (every parameter)\n"
         "       gpudriz --version\n\n"
         "Runs MultiDrizzle (manual section 1.3) on INPUT with the manual's parameter names,\n"
@@ -71,6 +81,16 @@ def _fail(message, status=1):
 
 def _demo(argv):
     args = _demo_parser().parse_args(argv)
+    if args.mosaic is not None:
+        if args.mosaic < 2 or args.mosaic % 2:
+            return _fail("--mosaic needs an even number of exposures, at least 2 (CR-SPLIT pairs).", 2)
+        if args.workers < 0 or args.tile_size < 16:
+            return _fail("--workers must be >= 0 and --tile-size at least 16 pixels.", 2)
+        result = run_mosaic_demo(args.outdir or "gpudriz_mosaic", args.mosaic, backend=args.backend,
+                                 workers=args.workers, tile_size=args.tile_size, seed=args.seed)  # fmt: skip
+        print(result.summary())
+        return 0
+    args.outdir = args.outdir or "gpudriz_demo"
     if args.drizzle_only:
         if args.size < 64:
             return _fail("--size must be at least 64 pixels.", 2)

@@ -395,6 +395,8 @@ def photometry_figures(truth, image, wcs, *, radius_arcsec=0.2, total_arcsec=1.0
                                  galaxies=truth.galaxies[:0])  # fmt: skip
             model -= float(np.median(model[ann]))  # the same background estimate as the data's
             ap = d <= r_small
+            if float(model[ap].sum()) <= 0:
+                continue  # the model has no light there (a star at the edge of the rendered field)
             small.append(float(sig[ap].sum()) / float(model[ap].sum()))
             w = np.clip(sig, 0, None) * ap
             if w.sum() > 0:

@@ -82,7 +82,7 @@ from gpudriz.demo.truth import Truth, read_truth, write_truth
 __all__ = [
     "Truth", "make_association", "read_truth", "pixel_area_map", "render_scene", "IDCSCALE",
     "DISTORTION_X", "DISTORTION_Y", "PSF_HALF", "ChipGeometry", "distortion_polynomial", "global_cd",
-    "tangent_wcs", "add_galaxies",
+    "tangent_wcs", "add_galaxies", "primary_header", "chip_hdus",
 ]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
@@ -172,13 +172,13 @@ def make_association(
     cr_rows = []
     for e, name in enumerate(names):
         rng, p = exposure_rngs[e], pointing[e]
-        hdus = [fits.PrimaryHDU(header=_primary_header(name, rootname, e, p, dithers[p], exptime, pa_v3, crval))]
+        hdus = [fits.PrimaryHDU(header=primary_header(name, rootname, e, p, dithers[p], exptime, pa_v3, crval))]
         for c in CHIPS:
             cr = draw_cosmic_rays(rng, shape, cr_fraction)
             y, x = np.nonzero(cr)
             cr_rows.append((np.full(x.size, e), np.full(x.size, c), x, y, cr[y, x]))
             sci, err, dq = expose(rng, sources[p, c], areas[c], sky[e], cr, hot, bad, c, exptime)
-            hdus += _chip_hdus(c, headers[p, c], name, sci, err, dq)
+            hdus += chip_hdus(c, headers[p, c], name, sci, err, dq)
         fits.HDUList(hdus).writeto(directory / f"{name}_flt.fits", overwrite=True)
         log.info("wrote %s", directory / f"{name}_flt.fits")
 
@@ -255,7 +255,7 @@ def _are_numbers(values, n):
 # --------------------------------------------------------------------------- files
 
 
-def _primary_header(name, rootname, index, pointing, dither, exptime, pa_v3, crval):
+def primary_header(name, rootname, index, pointing, dither, exptime, pa_v3, crval):
     start = EXPSTART_MJD + index * (exptime + OVERHEAD_S) / 86400.0
     when = datetime(1858, 11, 17) + timedelta(days=start)
     h = fits.Header()
@@ -300,7 +300,7 @@ def _primary_header(name, rootname, index, pointing, dither, exptime, pa_v3, crv
     return h
 
 
-def _chip_hdus(chip, wcs_header, name, sci, err, dq):
+def chip_hdus(chip, wcs_header, name, sci, err, dq):
     hdus = []
     for extname, data, unit in (("SCI", sci, "ELECTRONS"), ("ERR", err, "ELECTRONS"), ("DQ", dq, "UNITLESS")):
         h = fits.Header()

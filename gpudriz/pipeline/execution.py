@@ -54,7 +54,9 @@ def worker_specs(workers: int, backend: str, gpu_ids, memory_limit) -> dict:
         env = {}
         if backend == "cuda" and gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = str(gpu_ids[i % len(gpu_ids)])
-        options = {"nthreads": 1, "memory_limit": memory_limit, "env": env}
+        # The cores shared among the workers: N workers each running Numba on every core oversubscribe them.
+        env["NUMBA_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+        options = {"nthreads": 1, "memory_limit": memory_limit, "env": env, "silence_logs": logging.WARNING}
         specs[i] = {"cls": distributed.Nanny, "options": options}
     return specs
 
@@ -169,7 +171,9 @@ class Execution:
         if not items:
             return []
         # Common arguments go to every worker once, not once per task.
-        shared = self.client.scatter(list(common), broadcast=True) if common else []
+        # hash=False: each stage's own keys.  Hashed keys are shared with an earlier stage's scatter of
+        # the same value, whose release when that stage's futures go loses the data under this one.
+        shared = self.client.scatter(list(common), broadcast=True, hash=False) if common else []
         token = uuid.uuid4().hex[:8]  # re-runs of a stage must not clash with earlier keys
         keys = [f"{stage}-{i}-{token}" for i in range(len(items))]
         futures = self.client.map(fn, items, *[[s] * len(items) for s in shared], key=keys, pure=False)
@@ -182,6 +186,8 @@ class Execution:
         except BaseException:
             self.client.cancel(futures)
             raise
+        finally:
+            self.client.cancel(shared)  # the stage's common arguments are no longer needed
         return results
 
     def close(self) -> None:

@@ -172,3 +172,10 @@ def test_chips_and_frames_travel_to_a_worker_exactly(inputs, tmp_path):
         chip = pickle.loads(pickle.dumps(w.task_input())).chip
         np.testing.assert_array_equal(pixmap_to(chip, frame, md.backend), pixmap_to(w.chip, md.separate_frame, md.backend))
         np.testing.assert_array_equal(chip.wcs.wcs.crval, w.chip.wcs.wcs.crval)
+
+
+def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path):
+    serial = _run(inputs, tmp_path / "serial", tile_size=TILE)
+    parallel = _run(inputs, tmp_path / "parallel", tile_size=TILE, workers=2)
+    assert parallel.task_counts == serial.task_counts
+    _assert_same_products(serial, parallel)

@@ -94,7 +94,7 @@ SECTION_14 = {
     "driz_combine": "driz_combine final_wht_type final_outnx final_outny final_kernel final_scale "
                     "final_pixfrac final_rot final_fillval tile_size",
     "instrument": "gain gnkeyword rdnoise rnkeyword exptime expkeyword crbit",
-    "gpudriz": "backend",
+    "gpudriz": "backend workers scheduler",
 }  # fmt: skip
 
 
@@ -114,7 +114,7 @@ def test_every_table2_parameter_has_its_manual_default():
         got = PARAMETERS[name].default
         want = DEPARTURES.get(name, default)
         assert got == want and type(got) is type(want), (name, got)
-    assert set(PARAMETERS) - set(TABLE2) == {"final_wht_type", "skymethod", "tile_size", "backend"}
+    assert set(PARAMETERS) - set(TABLE2) == {"final_wht_type", "skymethod", "tile_size", "backend", "workers", "scheduler"}
     assert PARAMETERS["final_wht_type"].default == "EXP"
     assert PARAMETERS["skymethod"].default == "localmin"  # the manual's behaviour
     assert PARAMETERS["backend"].default == "auto"
@@ -138,7 +138,7 @@ def test_order_follows_the_manual():
     expected.insert(expected.index("driz_combine") + 1, "final_wht_type")
     expected.insert(expected.index("skyuser"), "skymethod")
     expected.insert(expected.index("final_fillval") + 1, "tile_size")
-    assert list(PARAMETERS) == expected + ["backend"]
+    assert list(PARAMETERS) == expected + ["backend", "workers", "scheduler"]
 
 
 def test_groups_match_section_14():
