@@ -129,9 +129,8 @@ def _static(g: _Stages, state):
     params = StaticParams.from_pars(md.pars)
     names = [f"{w.exposure.rootname}_sci{w.chip.extver}" for w in md.chips]
     keys = [task_key(g.base, "static", _chip_key(w)[:2]) for w in md.chips]
+    (g.records.folder / "static").mkdir(parents=True, exist_ok=True)
     paths = [g.records.folder / "static" / f"{n}_static.fits" for n in names]
-    for p in paths[:1]:
-        p.parent.mkdir(parents=True, exist_ok=True)
     results = g.run("static", names, keys, T.static_task,
                     [(w.task_input(), str(p)) for w, p in zip(md.chips, paths)], params, g.backend)  # fmt: skip
     xp = md.backend.xp
@@ -181,12 +180,11 @@ def _median(g: _Stages, state):
     for grp, r, k in singles:
         described.append(dict(r, exptime=float(grp[0].exposure.exptime), sky=float(np.mean([w.sky for w in grp])),
                               rdnoise=float(np.mean([w.chip.rdnoise for w in grp])), key=k))  # fmt: skip
-    tiles, items, names, keys = [], [], [], []
+    items, names, keys = [], [], []
     for t in plan_tiles(frame.shape, size):
         over = [s for s in described if overlap(t, T.tile_of(s["window"])) is not None]
         if not over:
             continue  # no single image reaches it: nothing to combine, nothing written
-        tiles.append(t)
         items.append((T.tile_dict(t), over))
         names.append(f"x{t.ix}y{t.iy}")
         keys.append(task_key(g.base, "median", T.tile_dict(t), [s["key"] for s in over], size))
@@ -269,15 +267,14 @@ def _final(g: _Stages, state):
     boxes = [r["box"] for r in g.run("footprint", names, [task_key(g.base, "footprint", k, frame.header().tostring())
                                                          for k in chip_keys],
                                      T.footprint_task, [(c,) for c in inputs], frame, params, g.backend)]  # fmt: skip
-    tiles, items, tnames, keys = [], [], [], []
+    items, tnames, keys = [], [], []
     for t in plan_tiles(frame.shape, p["tile_size"]):
         ks = tile_chips(boxes, t)
         if not ks:
             continue
-        tiles.append(t)
         items.append((T.tile_dict(t), ks, [inputs[k] for k in ks], [ivms[k] for k in ks]))
         tnames.append(f"x{t.ix}y{t.iy}")
-        keys.append(task_key(g.base, "final", T.tile_dict(t), [chip_keys[k] for k in ks]))
+        keys.append(task_key(g.base, "final", T.tile_dict(t), [chip_keys[k] for k in ks], frame.header().tostring()))
     results = g.run("final", tnames, keys, T.final_tile_task, items, frame, params, g.backend, md.workdir,
                     md.output, g.prov, bool(p["build"]))  # fmt: skip
     rows = []
