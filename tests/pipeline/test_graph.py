@@ -109,13 +109,19 @@ def test_a_rerun_after_a_crash_redoes_only_the_missing_tasks(inputs, tmp_path, m
     _assert_same_products(undisturbed, resumed)
 
 
-def _assert_same_products(a, b):
+def _assert_same_products(a, b, *, exact=True):
+    """The same cosmic-ray masks and final tiles; ``exact=False``: images within float32 rounding."""
     for key in a.products:
         if key.startswith(("drz", "crmask")):
             with fits.open(a.products[key]) as ha, fits.open(b.products[key]) as hb:
                 for x, y in zip(ha, hb):
-                    if x.data is not None and not isinstance(x, fits.BinTableHDU):
+                    if x.data is None or isinstance(x, fits.BinTableHDU):
+                        continue
+                    if exact or key.startswith("crmask") or x.name == "CTX":
                         np.testing.assert_array_equal(x.data, y.data, err_msg=key)
+                    else:
+                        np.testing.assert_allclose(y.data, x.data, rtol=2e-6,
+                                                   atol=2e-6 * float(np.abs(x.data).max()), err_msg=key)
 
 
 def test_a_rerun_redoes_what_a_changed_parameter_touches_and_nothing_else(inputs, tmp_path):
@@ -160,7 +166,8 @@ def test_400_inputs_run_under_a_limit_of_256_open_files(tmp_path):
         md.run()
         print("tiles", md.products["tiles"])
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
+    # From tmp_path: run in a checkout, `python -c` would import its gpudriz/ folder, not the installed package.
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "run" / "final_tiles.ecsv").is_file()
 
@@ -178,4 +185,5 @@ def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path):
     serial = _run(inputs, tmp_path / "serial", tile_size=TILE)
     parallel = _run(inputs, tmp_path / "parallel", tile_size=TILE, workers=2)
     assert parallel.task_counts == serial.task_counts
-    _assert_same_products(serial, parallel)
+    # A worker's Numba kernels run on its share of the cores: sums in another order, the last bit of float32.
+    _assert_same_products(serial, parallel, exact=False)
