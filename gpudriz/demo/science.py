@@ -108,6 +108,17 @@ def evaluate_run(truth, crmasks, image, weight, wcs) -> ScienceFigures:
     )  # fmt: skip
 
 
+def _chip_pixels(wcs, ra, dec):
+    """Pixel positions of sky positions through a (distorted) chip WCS; far-off ones at -1e9.
+
+    A mosaic's stars lie far beyond one chip, where its SIP inversion diverges:
+    those are off the chip whatever their value.
+    """
+    x, y = wcs.all_world2pix(np.asarray(ra), np.asarray(dec), 0, quiet=True)
+    off = ~(np.isfinite(x) & np.isfinite(y))
+    return np.where(off, -1e9, x), np.where(off, -1e9, y)
+
+
 def cosmic_ray_figures(truth, crmasks, *, nsigma=5.0):
     """``(detected fraction, count, star-peak false-flag fraction, peak count)``.
 
@@ -131,7 +142,7 @@ def cosmic_ray_figures(truth, crmasks, *, nsigma=5.0):
         strong = energy > nsigma * sigma
         total += int(strong.sum())
         detected += int((strong & mask).sum())
-        x, y = wcs.all_world2pix(np.asarray(truth.stars["ra"]), np.asarray(truth.stars["dec"]), 0)
+        x, y = _chip_pixels(wcs, truth.stars["ra"], truth.stars["dec"])
         ix = np.round(x).astype(int)
         iy = np.round(y).astype(int)
         inside = (ix >= 2) & (ix < nx - 2) & (iy >= 2) & (iy < ny - 2)
@@ -156,7 +167,7 @@ def star_figures(truth, image, wcs: WCS, *, radius=None, pixel_scale=None):
     r = radius or 0.25 / scale
     rb = 2.0 * r
     stars = truth.stars[np.asarray(truth.stars["isolated"], dtype=bool)]
-    x, y = wcs.all_world2pix(np.asarray(stars["ra"]), np.asarray(stars["dec"]), 0)
+    x, y = _chip_pixels(wcs, stars["ra"], stars["dec"])
     ny, nx = img.shape
     ratios = []
     offsets = []
