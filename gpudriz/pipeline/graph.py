@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from gpudriz.backend.arrays import to_xp
-from gpudriz.pipeline.io import tile_products
+from gpudriz.backend.arrays import to_host, to_xp
+from gpudriz.pipeline.io import products, tile_products
 from gpudriz.pipeline.state import PipelineError, by_exposure
 from gpudriz.pipeline.steps import mosaic_tasks as T
 from gpudriz.pipeline.steps.blot import BlotParams
@@ -92,7 +92,8 @@ class _Stages:
 
 def _chip_key(w, include_cr=False) -> list:
     """What a chip's tasks depend on: its file, its number, its sky and static mask."""
-    parts = [w.chip.path, w.chip.extver, float(w.sky), w.sky_in_data, float(w.to_electrons), w.static_ok]
+    # The static mask by its file's name, which holds its digest (a file's time would change on a rerun).
+    parts = [w.chip.path, w.chip.extver, float(w.sky), w.sky_in_data, float(w.to_electrons), str(w.static_file)]
     if include_cr:
         parts.append(w.crmask_file)
     return parts
@@ -136,6 +137,18 @@ def _static(g: _Stages, state):
     xp = md.backend.xp
     # One mask file read at a time as the per-number masks are combined.
     md._static(masks=((w.key, to_xp(fits.getdata(r["path"]).astype(bool), xp)) for w, r in zip(md.chips, results)))
+    # Tasks are sent the combined masks' file names, not the masks (a full-size chip's is 8 MB, and it
+    # would travel with each of its tasks).  The name holds the content's digest: a rerun that
+    # combines the same masks names the same file, and the tasks downstream keep their keys.
+    files = {}
+    for w in md.chips:
+        if w.key not in files:
+            mask = to_host(w.static_ok).astype(np.uint8)
+            path = g.records.folder / "static" / f"{md.output}_static_sci{w.key}_{task_key(mask)[:16]}.fits"
+            if not path.exists():
+                products.atomic_write(fits.HDUList([fits.PrimaryHDU(mask)]), path)
+            files[w.key] = path
+        w.static_file, w.static_ok = files[w.key], None
 
 
 def _sky(g: _Stages, state):
@@ -157,7 +170,8 @@ def _separate(g: _Stages, state):
     groups = by_exposure(md.chips)
     frame = md.separate_frame
     names = [grp[0].exposure.rootname for grp in groups]
-    keys = [task_key(g.base, "separate", [_chip_key(w) for w in grp], frame.header().tostring()) for grp in groups]
+    frame_card = frame.header().tostring()
+    keys = [task_key(g.base, "separate", [_chip_key(w) for w in grp], frame_card) for grp in groups]
     results = g.run("separate", names, keys, T.separate_task,
                     [([w.task_input() for w in grp], grp[0].exposure.exptime) for grp in groups],
                     frame, SeparateParams.from_pars(md.pars), g.backend, md.workdir, g.prov)  # fmt: skip
@@ -264,7 +278,8 @@ def _final(g: _Stages, state):
         md.products.update({k: Path(v) for k, v in r["files"].items()})
         return
     names = [f"{w.exposure.rootname}_sci{w.chip.extver}" for w in md.chips]
-    boxes = [r["box"] for r in g.run("footprint", names, [task_key(g.base, "footprint", k, frame.header().tostring())
+    frame_card = frame.header().tostring()  # once: a header per chip cost more than the footprints' keys
+    boxes = [r["box"] for r in g.run("footprint", names, [task_key(g.base, "footprint", k, frame_card)
                                                          for k in chip_keys],
                                      T.footprint_task, [(c,) for c in inputs], frame, params, g.backend)]  # fmt: skip
     items, tnames, keys = [], [], []
@@ -274,7 +289,7 @@ def _final(g: _Stages, state):
             continue
         items.append((T.tile_dict(t), ks, [inputs[k] for k in ks], [ivms[k] for k in ks]))
         tnames.append(f"x{t.ix}y{t.iy}")
-        keys.append(task_key(g.base, "final", T.tile_dict(t), [chip_keys[k] for k in ks], frame.header().tostring()))
+        keys.append(task_key(g.base, "final", T.tile_dict(t), [chip_keys[k] for k in ks], frame_card))
     results = g.run("final", tnames, keys, T.final_tile_task, items, frame, params, g.backend, md.workdir,
                     md.output, g.prov, bool(p["build"]))  # fmt: skip
     rows = []

@@ -93,6 +93,10 @@ class ChipInput:
         The ``_crmask.fits`` file that holds the chip's cosmic rays (its
         ``CRMASK`` extension of the chip's EXTVER), read when ``crmask`` is
         None: the mosaic mode keeps masks on disk, not in memory.
+    static_file : Path or None
+        A file holding the static mask (uint8, 1 = good), read when
+        ``static_ok`` is None: the mosaic mode sends tasks this name instead
+        of the mask itself.
     """
 
     chip: Chip
@@ -105,6 +109,7 @@ class ChipInput:
     crmask: object = field(default=None, repr=False)
     empty: bool = False
     crmask_file: Path | None = None
+    static_file: Path | None = None
 
     @property
     def key(self):
@@ -149,6 +154,9 @@ class ChipWork:
     crmask_file : Path or None
         Mosaic mode: the ``_crmask.fits`` file holding the chip's cosmic rays
         (``crmask`` stays None there, so that memory does not grow with the inputs).
+    static_file : Path or None
+        Mosaic mode: the file holding the static mask of the chip's number
+        (``static_ok`` stays None there: tasks are sent the name, not the mask).
     """
 
     chip: Chip
@@ -165,6 +173,7 @@ class ChipWork:
     cor: object = field(default=None, repr=False)
     empty: bool = False
     crmask_file: Path | None = None
+    static_file: Path | None = None
 
     @property
     def key(self):
@@ -181,7 +190,7 @@ class ChipWork:
             chip=self.chip, rootname=self.exposure.rootname, exposure_path=self.exposure.path,
             to_electrons=self.to_electrons, sky=self.sky, sky_in_data=self.sky_in_data,
             static_ok=self.static_ok, crmask=self.crmask, empty=self.empty,
-            crmask_file=self.crmask_file,
+            crmask_file=self.crmask_file, static_file=self.static_file,
         )  # fmt: skip
 
 

@@ -3,16 +3,21 @@
 The tiled run of the demo association is compared with the untiled one in
 ``tests/pipeline/steps/test_tiles.py`` (it runs the mosaic mode's task graph);
 here: every combine type, the task records (a rerun after a crash redoes only
-what is missing, a changed parameter only what depends on it), and 400
-inputs under a limit of 256 open files.
+what is missing, a changed parameter only what depends on it), Dask workers
+(the same products, also when one is killed mid-run), and 400 inputs under a
+limit of 256 open files.
 """
 
 import pickle
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import numpy as np
+import psutil
 import pytest
 from astropy.io import fits
 
@@ -187,3 +192,33 @@ def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path):
     assert parallel.task_counts == serial.task_counts
     # A worker's Numba kernels run on its share of the cores: sums in another order, the last bit of float32.
     _assert_same_products(serial, parallel, exact=False)
+
+
+def _kill_a_worker_once_records_appear(stage_folder, killed, timeout=300.0):
+    """Wait for ``stage_folder`` to hold a task record, then SIGKILL one Dask worker process of this process."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stage_folder.is_dir() and any(stage_folder.glob("*.json")):
+            workers = [p for p in psutil.Process().children(recursive=True)
+                       if "spawn_main" in " ".join(p.cmdline())]  # fmt: skip
+            if workers:
+                workers[0].send_signal(signal.SIGKILL)
+                killed.append(workers[0].pid)
+                return
+        time.sleep(0.02)
+
+
+def test_a_dask_worker_killed_mid_run_changes_no_product(inputs, tmp_path):
+    serial = _run(inputs, tmp_path / "serial", tile_size=TILE)
+    folder = tmp_path / "killed"
+    killed = []
+    # The first blot recorded: the other blots are queued or running on the workers.
+    killer = threading.Thread(target=_kill_a_worker_once_records_appear,
+                              args=(folder / "final_tasks" / "blot", killed), daemon=True)  # fmt: skip
+    killer.start()
+    disturbed = _run(inputs, folder, tile_size=TILE, workers=2)
+    killer.join(timeout=5)
+    assert killed, "no worker was killed: the run ended before the blot stage recorded a task"
+    assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
+    assert disturbed.task_counts == serial.task_counts
+    _assert_same_products(serial, disturbed, exact=False)

@@ -35,7 +35,8 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_area
 
 from gpudriz.backend.validate import real_number
-from gpudriz.pipeline.geometry.wcs import ExactWCSPickle, celestial_wcs
+from gpudriz.pipeline.geometry.wcs import celestial_wcs
+from gpudriz.pipeline.geometry.wcs_pickle import ExactWCSPickle
 from gpudriz.pipeline.io.fits import InputError, reason
 from gpudriz.pipeline.io.inputs import split_extension
 

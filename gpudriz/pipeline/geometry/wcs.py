@@ -18,7 +18,7 @@ import math
 import warnings
 
 import numpy as np
-from astropy.wcs import WCS, FITSFixedWarning, Sip
+from astropy.wcs import WCS, FITSFixedWarning
 
 from gpudriz.pipeline.io.fits import InputError, reason
 
@@ -29,9 +29,6 @@ __all__ = [
     "corrected_wcs",
     "pixel_to_world",
     "world_to_pixel",
-    "exact_state",
-    "from_exact_state",
-    "ExactWCSPickle",
 ]
 
 log = logging.getLogger("gpudriz")
@@ -219,46 +216,3 @@ def world_to_pixel(w, lon, lat):
     """0-based pixel positions (float64) of the longitudes and latitudes ``lon``, ``lat`` (deg)."""
     x, y = w.world_to_pixel_values(*_world_args(w, lon, lat))
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-
-
-def exact_state(w: WCS) -> tuple:
-    """``w`` as pickle state that restores its parameters to the last bit (:func:`from_exact_state`).
-
-    astropy pickles a WCS through its FITS header, whose 12 significant
-    digits move a pixel by ~1e-7 px: enough for a Dask worker's drizzle to
-    differ from this process's.  The state holds the WCS as astropy pickles
-    it (lookup tables included) and the float parameters as arrays.
-    """
-    params = {"crpix": w.wcs.crpix.copy(), "crval": w.wcs.crval.copy()}
-    if w.wcs.has_cd():
-        params["cd"] = w.wcs.cd.copy()
-    else:
-        params["cdelt"], params["pc"] = w.wcs.cdelt.copy(), w.wcs.get_pc().copy()
-    params["lonpole"], params["latpole"] = float(w.wcs.lonpole), float(w.wcs.latpole)
-    sip = None if w.sip is None else (w.sip.a, w.sip.b, w.sip.ap, w.sip.bp, tuple(w.sip.crpix))
-    return w, params, sip
-
-
-def from_exact_state(state) -> WCS:
-    """The WCS :func:`exact_state` describes."""
-    w, params, sip = state
-    for name, value in params.items():
-        setattr(w.wcs, name, value)
-    if sip is not None:
-        w.sip = Sip(*sip)
-    w.wcs.set()
-    return w
-
-
-class ExactWCSPickle:
-    """Pickles the ``wcs`` attribute of a dataclass exactly (:func:`exact_state`): chips and frames sent to Dask workers."""
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["wcs"] = exact_state(self.wcs)
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        state["wcs"] = from_exact_state(state["wcs"])
-        self.__dict__.update(state)  # a frozen dataclass too: no __setattr__ here

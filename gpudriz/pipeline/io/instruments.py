@@ -33,7 +33,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from gpudriz.backend.validate import is_real
-from gpudriz.pipeline.geometry.wcs import ExactWCSPickle, celestial_wcs, linear_wcs
+from gpudriz.pipeline.geometry.wcs import celestial_wcs, linear_wcs
+from gpudriz.pipeline.geometry.wcs_pickle import ExactWCSPickle
 from gpudriz.pipeline.io.amplifiers import (
     INSTRUMENT_MODELS,
     AmpRegion,

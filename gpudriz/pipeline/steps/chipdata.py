@@ -77,6 +77,8 @@ def good_mask(c: ChipInput, xp, *, with_cr=False):
     good = dq_good(c.chip, xp)
     if c.static_ok is not None:
         good &= c.static_ok
+    elif c.static_file is not None:
+        good &= to_xp(fits.getdata(c.static_file).astype(bool), xp)
     if with_cr and c.crmask is not None:
         good &= ~c.crmask
     elif with_cr and c.crmask_file is not None:
