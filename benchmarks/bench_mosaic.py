@@ -1,14 +1,19 @@
 """Mosaic mode: wall time and peak memory against the number of exposures, serial and on Dask workers.
 
-For each N, a synthetic mosaic of N exposures of two small chips
+For each N, a synthetic mosaic of N exposures of two chips
 (:func:`gpudriz.demo.mosaic_data.make_mosaic`: pointings on a grid with
-overlaps, CR-SPLIT pairs) is run tiled, once with ``workers=0`` and once per
-``--workers`` value, each configuration in a fresh subprocess so that its
-peak RSS is its own.  Printed per run: wall time, input pixels, time per
-million input pixels, the peak RSS of the main process and the largest peak
-RSS of a worker process (children), and the ratio serial / parallel.
+overlaps, CR-SPLIT pairs, own skies) is written once, then run tiled with
+``workers=0`` and with each ``--workers`` value, each run in a fresh
+subprocess (its own output folder, the inputs linked in) so that its peak
+RSS is its own.  Printed per run: wall time of ``Multidrizzle.run`` (build
+and every step), input pixels, time per million input pixels, the peak RSS
+of the main process and the largest peak RSS of a worker process
+(children), the final frame and the ratio serial / this run; ``--stages``
+adds each step's time.
 
-    python benchmarks/bench_mosaic.py --n 16 64 256 --workers 2
+    python benchmarks/bench_mosaic.py --n 16 64 256 1024 --workers 2
+    # 32 full-size ACS/WFC-like exposures (2 x 2048 x 4096 each) onto a 20,000 x 20,000 frame:
+    python benchmarks/bench_mosaic.py --n 32 --chip 2048 4096 --frame 20000 --tile-size 2048 --workers 2
 
 AstroDrizzle is not run here (see docs/benchmarks.md: the mosaic table).
 """
@@ -21,34 +26,43 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from pathlib import Path
 
 _CHILD = textwrap.dedent("""
     import json, resource, sys, time
     from pathlib import Path
     import gpudriz
-    from gpudriz.demo.mosaic_data import MOSAIC_LIST, make_mosaic
-    folder, n, workers, tile = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    make_mosaic(folder, n, seed=1)
+    from gpudriz.demo.mosaic_data import MOSAIC_LIST
+    src, work, workers, tile, frame = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    work.mkdir()
+    for f in list(src.glob("*_flt.fits")) + [src / MOSAIC_LIST]:
+        (work / f.name).symlink_to(f)  # inputs are only read
+    size = dict(final_outnx=frame, final_outny=frame) if frame else {}
     t0 = time.perf_counter()
-    md = gpudriz.Multidrizzle(input="@" + MOSAIC_LIST, output="mosaic", workdir=folder, backend="cpu",
-                              tile_size=tile, workers=workers)
+    md = gpudriz.Multidrizzle(input="@" + MOSAIC_LIST, output="mosaic", workdir=work, backend="cpu",
+                              tile_size=tile, workers=workers, **size)
     md.run()
     wall = time.perf_counter() - t0
     pixels = sum(w.chip.shape[0] * w.chip.shape[1] for w in md.chips)
-    print(json.dumps({"wall": wall, "pixels": pixels,
+    print(json.dumps({"wall": wall, "pixels": pixels, "timings": md.timings,
                       "rss_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "rss_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                       "frame": list(md.final_frame.shape)}))
 """)
 
+_MAKE = textwrap.dedent("""
+    import sys
+    from gpudriz.demo.mosaic_data import make_mosaic
+    make_mosaic(sys.argv[1], int(sys.argv[2]), chip_shape=(int(sys.argv[3]), int(sys.argv[4])), seed=1)
+""")
 
-def run_one(n: int, workers: int, tile: int) -> dict:
+
+def run_one(src: Path, work: Path, workers: int, tile: int, frame: int) -> dict:
     """One configuration in a fresh interpreter; its figures."""
-    with tempfile.TemporaryDirectory() as folder:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, folder, str(n), str(workers), str(tile)],
-                              capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(work), str(workers), str(tile), str(frame)],
+                          capture_output=True, text=True)  # fmt: skip
     if proc.returncode:
-        raise SystemExit(f"N={n} workers={workers} failed:\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"{work.name} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -57,19 +71,28 @@ def main(argv=None):
     ap.add_argument("--n", type=int, nargs="+", default=[16, 64, 256, 1024], help="exposures per mosaic")
     ap.add_argument("--workers", type=int, nargs="+", default=[2], help="Dask worker counts besides serial")
     ap.add_argument("--tile-size", type=int, default=256)
+    ap.add_argument("--chip", type=int, nargs=2, default=[64, 128], metavar=("NY", "NX"), help="each chip's shape")
+    ap.add_argument("--frame", type=int, default=0, help="final frame's side in pixels (0: the inputs' footprint)")
+    ap.add_argument("--stages", action="store_true", help="print each step's time")
+    ap.add_argument("--folder", type=Path, default=None, help="where data and runs go (default: a temporary folder)")
     args = ap.parse_args(argv)
     print(f"{'N':>5} {'workers':>7} {'wall s':>8} {'Mpix':>7} {'s/Mpix':>7} {'RSS main MiB':>12} "
           f"{'RSS worker MiB':>14} {'frame':>11} {'serial/this':>11}")  # fmt: skip
-    for n in args.n:
-        serial = None
-        for workers in [0, *args.workers]:
-            r = run_one(n, workers, args.tile_size)
-            serial = serial or r["wall"]
-            mpix = r["pixels"] / 1e6
-            child = f"{r['rss_child']:.0f}" if workers else "-"
-            print(f"{n:>5} {workers:>7} {r['wall']:>8.1f} {mpix:>7.2f} {r['wall'] / mpix:>7.1f} "
-                  f"{r['rss_main']:>12.0f} {child:>14} {r['frame'][1]:>5}x{r['frame'][0]:<5} "
-                  f"{serial / r['wall']:>11.2f}", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory(dir=args.folder) as tmp:
+        for n in args.n:
+            src = Path(tmp) / f"data{n}"
+            subprocess.run([sys.executable, "-c", _MAKE, str(src), str(n), *map(str, args.chip)], check=True)
+            serial = None
+            for workers in [0, *args.workers]:
+                r = run_one(src, Path(tmp) / f"run{n}_{workers}", workers, args.tile_size, args.frame)
+                serial = serial or r["wall"]
+                mpix = r["pixels"] / 1e6
+                child = f"{r['rss_child']:.0f}" if workers else "-"
+                print(f"{n:>5} {workers:>7} {r['wall']:>8.1f} {mpix:>7.2f} {r['wall'] / mpix:>7.2f} "
+                      f"{r['rss_main']:>12.0f} {child:>14} {r['frame'][1]:>5}x{r['frame'][0]:<5} "
+                      f"{serial / r['wall']:>11.2f}", flush=True)  # fmt: skip
+                if args.stages:
+                    print("      " + ", ".join(f"{k} {v:.1f}" for k, v in r["timings"].items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -26,3 +26,14 @@ def die_once(item, folder):
         marker.write_text("x")
         os._exit(1)
     return item * 10
+
+
+def numba_threads(item):
+    """The Numba threads a task runs its kernels on."""
+    import numba
+
+    return numba.get_num_threads()
+
+
+def environment(item, name):
+    return os.environ.get(name)

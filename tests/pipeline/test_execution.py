@@ -9,7 +9,16 @@ import distributed
 import pytest
 from helpers import execution_tasks as t
 
-from gpudriz.pipeline.execution import Execution, cluster_help, worker_specs
+from gpudriz.pipeline.execution import (
+    BATCHES_PER_SLOT,
+    MAX_BATCH,
+    Execution,
+    batch_bounds,
+    cluster_help,
+    cores_per_worker,
+    task_threads,
+    worker_specs,
+)
 from gpudriz.pipeline.state import PipelineError
 
 
@@ -68,3 +77,29 @@ def test_worker_specs_cuda_round_robin():
     assert all(s["options"]["nthreads"] == 1 and s["cls"] is distributed.Nanny for s in specs.values())
     assert "CUDA_VISIBLE_DEVICES" not in worker_specs(1, "cpu", ["0"], 100)[0]["options"]["env"]
     assert "dask worker" in cluster_help()
+
+
+@pytest.mark.parametrize("n, slots", [(1, 2), (12, 2), (36, 2), (512, 2), (2048, 2), (2048, 100), (7, 64)])
+def test_batches_cover_every_task_once_in_order(n, slots):
+    b = batch_bounds(n, slots)
+    assert b[0] == 0 and b[-1] == n and all(x < y for x, y in zip(b, b[1:]))
+    sizes = [y - x for x, y in zip(b, b[1:])]
+    assert max(sizes) <= MAX_BATCH or len(sizes) >= BATCHES_PER_SLOT * slots
+    assert len(sizes) >= min(n, BATCHES_PER_SLOT * slots)  # a few heavy tasks keep one per batch
+
+
+def test_a_stage_of_many_tasks_goes_in_batches(local):
+    # 100 tasks on 2 workers: batches of ~3, results still in the items' order.
+    assert local.map("b", t.work, range(100), 0.5) == [t.work(i, 0.5) for i in range(100)]
+
+
+def test_workers_share_the_cores(local):
+    # Each task limits its kernels to its worker's share, whatever Numba read at import.
+    assert set(local.map("n", t.numba_threads, range(4))) == {cores_per_worker(2)}
+    assert task_threads({}) is None  # outside a worker: this process's own setting
+
+
+def test_local_workers_keep_glibc_s_own_mmap_threshold(local):
+    # Dask's MALLOC_TRIM_THRESHOLD_ made every array above 128 KiB a fresh mmap (tasks 1.45x slower).
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:  # an earlier Dask cluster of this process would pass it on
+        assert local.map("e", t.environment, range(2), "MALLOC_TRIM_THRESHOLD_") == [None, None]

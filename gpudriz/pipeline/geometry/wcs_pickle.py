@@ -35,7 +35,7 @@ from astropy.wcs import WCS, Sip
 __all__ = ["exact_state", "from_exact_state", "ExactWCSPickle"]
 
 #: How many distinct unpickled WCS a process keeps (chips of one mosaic on a worker, frames, tiles).
-CACHE_SIZE = 4096
+CACHE_SIZE = 1024
 
 _lock = threading.Lock()  # a scheduler thread and the main thread may pickle at once
 _dumped: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # WCS -> (fingerprint, bytes)

@@ -82,7 +82,9 @@ def open_fits(path: Path, what: str):
             warnings.simplefilter("ignore")  # astropy's truncation warnings; reported below instead
             hdul = fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True)
             hdul.readall()
-        last = hdul.fileinfo(len(hdul) - 1)
+        # The HDU's own fileinfo: the list's also serialises every header to tell whether one was
+        # resized (a third of a mosaic's build went there), which a file opened read-only never is.
+        last = hdul[len(hdul) - 1].fileinfo()
         end, size = last["datLoc"] + last["datSpan"], path.stat().st_size
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... on bad files
         if hdul is not None:

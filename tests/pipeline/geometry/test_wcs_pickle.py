@@ -1,0 +1,69 @@
+"""Pickling a chip's WCS exactly and cheaply (gpudriz.pipeline.geometry.wcs_pickle)."""
+
+import pickle
+import warnings
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+from helpers.paths import WCS_DIR
+
+from gpudriz.pipeline.geometry.wcs_pickle import exact_state, from_exact_state
+
+
+def _acs_hrc():
+    """A real ACS/HRC chip WCS (SIP order 4), its lookup tables read from the file."""
+    with fits.open(WCS_DIR / "j8bt06nyq_sip_flt.fits") as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        w = WCS(hdul[1].header, hdul)
+    w.pixel_shape = (1024, 1024)
+    return w
+
+
+def _pixels(w):
+    y, x = np.mgrid[0:1024:97, 0:1024:89]
+    return np.stack(w.all_pix2world(x.ravel(), y.ravel(), 0))
+
+
+def test_a_round_trip_keeps_every_parameter_to_the_last_bit():
+    w = _acs_hrc()
+    w.wcs.crpix += 1.0 / 3.0  # digits that a 12-digit header would round away
+    again = pickle.loads(pickle.dumps(exact_state(w)))
+    back = from_exact_state(again)
+    np.testing.assert_array_equal(back.wcs.crpix, w.wcs.crpix)
+    np.testing.assert_array_equal(back.wcs.cd, w.wcs.cd)
+    np.testing.assert_array_equal(back.sip.a, w.sip.a)
+    # World coordinates to the last bit or two (astropy's own pickle differs by as much).
+    np.testing.assert_array_max_ulp(_pixels(back), _pixels(w), maxulp=2)
+
+
+def test_astropy_bytes_are_made_once_per_wcs_and_remade_when_it_changes():
+    w = _acs_hrc()
+    first = exact_state(w)[0]
+    assert exact_state(w)[0] is first  # the same WCS pickled again: no new bytes
+    w.wcs.crpix += 0.25  # an exact parameter: taken afresh, the bytes stay
+    state = exact_state(w)
+    assert state[0] is first and state[1]["crpix"][0] == w.wcs.crpix[0]
+    w.pixel_shape = (512, 512)  # part of what the bytes hold: made again
+    assert exact_state(w)[0] is not first
+    assert from_exact_state(exact_state(w)).pixel_shape == (512, 512)
+
+
+def test_every_unpickled_wcs_is_its_own():
+    state = pickle.loads(pickle.dumps(exact_state(_acs_hrc())))
+    a, b = from_exact_state(state), from_exact_state(state)
+    assert a is not b
+    a.wcs.crval = [0.0, 0.0]
+    a.wcs.set()
+    assert b.wcs.crval[0] != 0.0
+    # A copy pickled again (a scheduler passing a task on) reuses the bytes it came from.
+    assert exact_state(b)[0] is state[0]
+
+
+def test_a_wcs_without_sip_stays_without():
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval, w.wcs.crpix, w.wcs.cdelt = [10.0, 20.0], [5.0, 5.0], [-1e-5, 1e-5]
+    back = from_exact_state(pickle.loads(pickle.dumps(exact_state(w))))
+    assert back.sip is None
+    np.testing.assert_array_equal(back.wcs.cdelt, w.wcs.cdelt)
