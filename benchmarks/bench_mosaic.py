@@ -15,18 +15,28 @@ adds each step's time.
     # 32 full-size ACS/WFC-like exposures (2 x 2048 x 4096 each) onto a 20,000 x 20,000 frame:
     python benchmarks/bench_mosaic.py --n 32 --chip 2048 4096 --frame 20000 --tile-size 2048 --workers 2
 
-AstroDrizzle is not run here (see docs/benchmarks.md: the mosaic table).
+``--astrodrizzle PYTHON`` also runs AstroDrizzle (drizzlepac, in its own
+environment: see ``benchmarks/bench_astrodrizzle.py``) on a copy of each
+mosaic, at its own defaults (only ``updatewcs=False``: offline, the headers'
+SIP is the whole distortion model), under ``--ad-timeout`` seconds; printed:
+its wall time and peak RSS (its process and its children), or how it failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 from pathlib import Path
+
+from bench_astrodrizzle import add_calacs_keywords  # the sibling script (benchmarks/ is on sys.path)
+
+from gpudriz.demo.mosaic_data import MOSAIC_LIST
 
 _CHILD = textwrap.dedent("""
     import json, resource, sys, time
@@ -50,6 +60,18 @@ _CHILD = textwrap.dedent("""
                       "frame": list(md.final_frame.shape)}))
 """)
 
+# Runs in AstroDrizzle's Python: argv = folder, @file; prints its peak memory (MiB) when it ends.
+_AD_CHILD = textwrap.dedent("""
+    import json, os, resource, sys, time
+    from drizzlepac import astrodrizzle
+    os.chdir(sys.argv[1])
+    t0 = time.perf_counter()
+    astrodrizzle.AstroDrizzle("@" + sys.argv[2], updatewcs=False)
+    print(json.dumps({"wall": time.perf_counter() - t0,
+                      "rss_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "rss_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+""")
+
 _MAKE = textwrap.dedent("""
     import sys
     from gpudriz.demo.mosaic_data import make_mosaic
@@ -66,6 +88,25 @@ def run_one(src: Path, work: Path, workers: int, tile: int, frame: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def run_astrodrizzle(src: Path, work: Path, python: str, timeout: float) -> str:
+    """AstroDrizzle at its defaults on a copy of ``src``: its figures as a table row's text, or how it failed."""
+    shutil.copytree(src, work)  # AstroDrizzle writes into its inputs (DQ, MDRIZSKY)
+    add_calacs_keywords(work)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    try:
+        proc = subprocess.run([python, "-c", _AD_CHILD, str(work), MOSAIC_LIST], capture_output=True, text=True,
+                              env=env, timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f"AstroDrizzle: not finished after {timeout:.0f} s (stopped)"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if proc.returncode:
+        lines = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()]
+        return f"AstroDrizzle failed (exit {proc.returncode}): " + " | ".join(lines[-3:])
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return f"AstroDrizzle: {r['wall']:.1f} s, peak RSS {r['rss_main']:.0f} MiB (children {r['rss_child']:.0f} MiB)"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, nargs="+", default=[16, 64, 256, 1024], help="exposures per mosaic")
@@ -75,6 +116,8 @@ def main(argv=None):
     ap.add_argument("--frame", type=int, default=0, help="final frame's side in pixels (0: the inputs' footprint)")
     ap.add_argument("--stages", action="store_true", help="print each step's time")
     ap.add_argument("--folder", type=Path, default=None, help="where data and runs go (default: a temporary folder)")
+    ap.add_argument("--astrodrizzle", metavar="PYTHON", help="also run AstroDrizzle with this interpreter")
+    ap.add_argument("--ad-timeout", type=float, default=3600.0, help="seconds AstroDrizzle may run per mosaic")
     args = ap.parse_args(argv)
     print(f"{'N':>5} {'workers':>7} {'wall s':>8} {'Mpix':>7} {'s/Mpix':>7} {'RSS main MiB':>12} "
           f"{'RSS worker MiB':>14} {'frame':>11} {'serial/this':>11}")  # fmt: skip
@@ -93,6 +136,9 @@ def main(argv=None):
                       f"{serial / r['wall']:>11.2f}", flush=True)  # fmt: skip
                 if args.stages:
                     print("      " + ", ".join(f"{k} {v:.1f}" for k, v in r["timings"].items()), flush=True)
+            if args.astrodrizzle:
+                print(f"{n:>5}   " + run_astrodrizzle(src, Path(tmp) / f"ad{n}", args.astrodrizzle, args.ad_timeout),
+                      flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ from gpudriz.fallback.drizzle import (
 from gpudriz.fallback.pixmap import interpolate_pixmap, interpolate_pixmap_tables
 
 __all__ = ["drizzle_add", "blot", "interpolate_pixmap", "interpolate_pixmap_tables", "combine",
-           "driz_cr", "sample_moments", "window_histogram", "free_bytes", "check_memory",
-           "limit_threads"]  # fmt: skip
+           "driz_cr", "sample_moments", "window_histogram", "free_bytes", "check_memory"]  # fmt: skip
 
 
 def free_bytes():
@@ -47,21 +46,6 @@ def check_memory(nbytes, what):
         What it is for, quoted in the error.
     """
     require_memory(nbytes, free_bytes(), what, "memory", MemoryError)
-
-
-def limit_threads(n: int) -> int:
-    """Let the Numba kernels called from this thread use at most ``n`` threads; returns the number set.
-
-    ``NUMBA_NUM_THREADS`` is read once, when Numba is first imported: a Dask
-    worker process that imported it before its environment was applied (a
-    spawned process re-imports the main script) keeps one thread per core,
-    and N such workers on a machine spin N times more threads than it has
-    cores.  Numba's thread count is per calling thread, so a task calls this
-    in the thread that runs it.
-    """
-    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
-    return n
 
 
 def _band_rows(ymin, ymax, nbands):

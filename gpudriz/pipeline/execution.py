@@ -24,7 +24,7 @@ import dask
 import distributed
 from tqdm import tqdm
 
-from gpudriz.backend.cpu import limit_threads
+from gpudriz.backend.cpu_threads import limit_threads
 from gpudriz.backend.memory import available_memory
 from gpudriz.pipeline.state import PipelineError
 
@@ -90,7 +90,7 @@ def run_batch(batch, fn, host_threads, *common) -> list:
     cores: N worker processes each running Numba on every core oversubscribe
     it N times (spinning threads measured 2.5x slower tasks with two workers
     on two cores), and Numba's thread count is per calling thread
-    (:func:`gpudriz.backend.cpu.limit_threads`).  The items come pickled, so
+    (:func:`gpudriz.backend.cpu_threads.limit_threads`).  The items come pickled, so
     that the scheduler passes them on as bytes instead of unpickling and
     pickling every chip's WCS again.
     """
