@@ -118,6 +118,9 @@ def main(argv=None):
     ap.add_argument("--folder", type=Path, default=None, help="where data and runs go (default: a temporary folder)")
     ap.add_argument("--astrodrizzle", metavar="PYTHON", help="also run AstroDrizzle with this interpreter")
     ap.add_argument("--ad-timeout", type=float, default=3600.0, help="seconds AstroDrizzle may run per mosaic")
+    ap.add_argument("--ad-max-n", type=int, default=256,
+                    help="largest N AstroDrizzle is run on (each of its single images is the whole frame: "
+                         "N = 1,024 would write 73 GB of them)")  # fmt: skip
     args = ap.parse_args(argv)
     print(f"{'N':>5} {'workers':>7} {'wall s':>8} {'Mpix':>7} {'s/Mpix':>7} {'RSS main MiB':>12} "
           f"{'RSS worker MiB':>14} {'frame':>11} {'serial/this':>11}")  # fmt: skip
@@ -136,7 +139,7 @@ def main(argv=None):
                       f"{serial / r['wall']:>11.2f}", flush=True)  # fmt: skip
                 if args.stages:
                     print("      " + ", ".join(f"{k} {v:.1f}" for k, v in r["timings"].items()), flush=True)
-            if args.astrodrizzle:
+            if args.astrodrizzle and n <= args.ad_max_n:
                 print(f"{n:>5}   " + run_astrodrizzle(src, Path(tmp) / f"ad{n}", args.astrodrizzle, args.ad_timeout),
                       flush=True)  # fmt: skip
 

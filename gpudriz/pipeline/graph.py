@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
 from gpudriz.backend.arrays import to_host, to_xp
 from gpudriz.pipeline.io import products, tile_products
@@ -131,22 +130,22 @@ def _static(g: _Stages, state):
     names = [f"{w.exposure.rootname}_sci{w.chip.extver}" for w in md.chips]
     keys = [task_key(g.base, "static", _chip_key(w)[:2]) for w in md.chips]
     (g.records.folder / "static").mkdir(parents=True, exist_ok=True)
-    paths = [g.records.folder / "static" / f"{n}_static.fits" for n in names]
+    paths = [g.records.folder / "static" / f"{n}_static.npy" for n in names]
     results = g.run("static", names, keys, T.static_task,
                     [(w.task_input(), str(p)) for w, p in zip(md.chips, paths)], params, g.backend)  # fmt: skip
     xp = md.backend.xp
     # One mask file read at a time as the per-number masks are combined.
-    md._static(masks=((w.key, to_xp(fits.getdata(r["path"]).astype(bool), xp)) for w, r in zip(md.chips, results)))
+    md._static(masks=((w.key, to_xp(np.load(r["path"]), xp)) for w, r in zip(md.chips, results)))
     # Tasks are sent the combined masks' file names, not the masks (a full-size chip's is 8 MB, and it
     # would travel with each of its tasks).  The name holds the content's digest: a rerun that
     # combines the same masks names the same file, and the tasks downstream keep their keys.
     files = {}
     for w in md.chips:
         if w.key not in files:
-            mask = to_host(w.static_ok).astype(np.uint8)
-            path = g.records.folder / "static" / f"{md.output}_static_sci{w.key}_{task_key(mask)[:16]}.fits"
+            mask = to_host(w.static_ok).astype(bool)
+            path = g.records.folder / "static" / f"{md.output}_static_sci{w.key}_{task_key(mask)[:16]}.npy"
             if not path.exists():
-                products.atomic_write(fits.HDUList([fits.PrimaryHDU(mask)]), path)
+                products.atomic_write_array(path, mask)
             files[w.key] = path
         w.static_file, w.static_ok = files[w.key], None
 

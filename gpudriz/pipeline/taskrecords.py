@@ -63,7 +63,7 @@ def task_key(*parts) -> str:
 
 
 def result_files(result) -> list[str]:
-    """The files a task's result names: every string ending in ``.fits`` in it.
+    """The files a task's result names: every string ending in ``.fits`` or ``.npy`` in it.
 
     A tile table's ``row`` holds the tile's file name (in the output folder),
     not a path: it is not one of the files.
@@ -76,7 +76,7 @@ def result_files(result) -> list[str]:
     elif isinstance(result, (list, tuple)):
         for v in result:
             found += result_files(v)
-    elif isinstance(result, str) and result.endswith(".fits"):
+    elif isinstance(result, str) and result.endswith((".fits", ".npy")):
         found.append(result)
     return found
 

@@ -32,6 +32,7 @@ from gpudriz.pipeline.workfolder import temp_prefix
 __all__ = [
     "atomic_write",
     "atomic_write_text",
+    "atomic_write_array",
     "write_image",
     "write_drizzle_product",
     "write_crmasks",
@@ -61,6 +62,20 @@ def atomic_write_text(path, text: str):
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+
+    _replace_atomically(Path(path), write)
+
+
+def atomic_write_array(path, array: np.ndarray):
+    """Write ``array`` to ``path`` in NumPy's ``.npy`` format, as :func:`atomic_write` does.
+
+    For the mosaic mode's working files that only gpudriz reads (the static
+    masks): a FITS file's headers cost milliseconds to write and to read, the
+    ``.npy`` header microseconds.
+    """
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, array)
 
     _replace_atomically(Path(path), write)
 

@@ -9,6 +9,7 @@ never written.  Units: electrons for chip data.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import numpy as np
 from astropy.io import fits
@@ -21,6 +22,9 @@ from gpudriz.resample import Drizzle
 
 __all__ = [
     "backend_of",
+    "drizzle_margin",
+    "input_box",
+    "read_static",
     "task_backend",
     "read_electrons",
     "dq_good",
@@ -78,12 +82,24 @@ def good_mask(c: ChipInput, xp, *, with_cr=False):
     if c.static_ok is not None:
         good &= c.static_ok
     elif c.static_file is not None:
-        good &= to_xp(fits.getdata(c.static_file).astype(bool), xp)
+        good &= to_xp(read_static(str(c.static_file)), xp)
     if with_cr and c.crmask is not None:
         good &= ~c.crmask
     elif with_cr and c.crmask_file is not None:
         good &= ~to_xp(read_crmask(c), xp)
     return good
+
+
+@lru_cache(maxsize=4)
+def read_static(path: str) -> np.ndarray:
+    """A static mask file of the mosaic mode (``.npy``, True = good), read once per process.
+
+    Its name holds its content's digest (:mod:`gpudriz.pipeline.graph`), so a
+    name read before still holds the same mask; read-only, as it is shared.
+    """
+    mask = np.load(path)
+    mask.flags.writeable = False
+    return mask
 
 
 def read_crmask(c: ChipInput) -> np.ndarray:
@@ -94,6 +110,34 @@ def read_crmask(c: ChipInput) -> np.ndarray:
 def pixmap_to(chip, frame, backend):
     """The pixmap of ``chip`` (a ``Chip``) into ``frame``, on the backend."""
     return calc_pixmap(chip.wcs, frame.wcs, shape=chip.shape, backend=backend, device=True)
+
+
+def drizzle_margin(pixfrac: float, scale_ratio: float) -> float:
+    """Output pixels a drizzle kernel reaches beyond a mapped pixel centre (every kernel, distortion allowed).
+
+    ``(5 + pixfrac) / s + 2``, ``s`` the output pixel size in input pixels:
+    Lanczos5 reaches ``5 / s``, the square kernel ``pixfrac / 2s`` times the
+    local distortion.
+    """
+    return (5.0 + float(pixfrac)) / float(scale_ratio) + 2.0
+
+
+def input_box(pixmap, out_shape, margin: float, xp):
+    """The input pixels whose mapped centres fall on an output array of ``out_shape`` widened by ``margin``.
+
+    ``(xmin, xmax, ymin, ymax)``, inclusive, as ``Drizzle.add_image`` takes
+    them; None when no pixel does.  Pixels outside it put nothing on the
+    output, so drizzling the box alone gives the same output: a chip seen
+    by several final tiles is drizzled only where it lands on each.
+    """
+    ny, nx = out_shape
+    x, y = pixmap[..., 0], pixmap[..., 1]
+    inside = (x >= -0.5 - margin) & (x <= nx - 0.5 + margin) & (y >= -0.5 - margin) & (y <= ny - 0.5 + margin)
+    rows = xp.flatnonzero(inside.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = xp.flatnonzero(inside.any(axis=0))
+    return int(cols[0]), int(cols[-1]), int(rows[0]), int(rows[-1])
 
 
 def scale_ratio(chip, frame) -> float:

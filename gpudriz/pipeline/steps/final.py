@@ -22,7 +22,9 @@ from gpudriz.pipeline.io import products
 from gpudriz.pipeline.state import ChipInput
 from gpudriz.pipeline.steps.chipdata import (
     backend_of,
+    drizzle_margin,
     good_mask,
+    input_box,
     new_drizzle,
     pixmap_to,
     read_electrons,
@@ -154,13 +156,18 @@ def add_chip(d, c: ChipInput, ivm_path, frame: OutputFrame, params: FinalParams,
     var = xp.where(usable, var, xp.float32(0.0))
     s = scale_ratio(c.chip, frame)
     pixmap = pixmap_to(c.chip, frame, be)
+    box = {}
     if origin is not None:
         pixmap = pixmap - xp.asarray(origin, dtype=pixmap.dtype)
+        # Only the chip's pixels that land on the tile: a full-size chip spans several tiles.
+        found = input_box(pixmap, d.out_img.shape, drizzle_margin(params.pixfrac, s), xp)
+        if found is not None:
+            box = dict(zip(("xmin", "xmax", "ymin", "ymax"), found))
     # data2 is scaled by (iscale / exptime)^2 like the data by iscale / exptime:
     # electrons^2 in, (electrons/s)^2 out, the square of SCI's units.
     return d.add_image(sky_subtracted(c, xp, data), exptime, pixmap, data2=var,
                        weight_map=weights, pixfrac=params.pixfrac, in_units="counts",
-                       iscale=s * s, pixel_scale_ratio=s)  # fmt: skip
+                       iscale=s * s, pixel_scale_ratio=s, **box)  # fmt: skip
 
 
 def final_error(d, fillval, xp):

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
 from gpudriz.backend.arrays import to_host, to_xp
 from gpudriz.pipeline.geometry.outframe import OutputFrame
@@ -37,6 +36,7 @@ from gpudriz.pipeline.state import MASKPT, ChipInput, PipelineError
 from gpudriz.pipeline.steps.blot import BlotParams, blot_chip
 from gpudriz.pipeline.steps.chipdata import (
     backend_of,
+    drizzle_margin,
     good_mask,
     new_drizzle,
     pixmap_to,
@@ -53,7 +53,6 @@ from gpudriz.pipeline.steps.tiles import Tile, chip_boxes, tile_frame, tile_prod
 from gpudriz.pipeline.steps.windows import (
     blot_margin,
     box_window,
-    drizzle_margin,
     pixmap_box,
     read_into,
     union_box,
@@ -79,9 +78,8 @@ def _window_cards(w: Tile) -> list:
 
 
 def static_task(chip: ChipInput, path, params: StaticParams, backend) -> dict:
-    """One chip's static-mask contribution, written to ``path`` (uint8, 1 = good)."""
-    mask = to_host(static_chip(chip, params, backend)).astype(np.uint8)
-    products.atomic_write(fits.HDUList([fits.PrimaryHDU(mask)]), Path(path))
+    """One chip's static-mask contribution, written to ``path`` (a ``.npy`` of bool, True = good)."""
+    products.atomic_write_array(Path(path), to_host(static_chip(chip, params, backend)).astype(bool))
     return {"path": str(path)}
 
 

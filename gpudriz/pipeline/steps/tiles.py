@@ -31,7 +31,7 @@ from gpudriz.backend.arrays import to_host
 from gpudriz.pipeline.geometry.outframe import OutputFrame
 from gpudriz.pipeline.io import tile_products
 from gpudriz.pipeline.state import ChipInput
-from gpudriz.pipeline.steps.chipdata import backend_of, new_drizzle, pixmap_to, scale_ratio
+from gpudriz.pipeline.steps.chipdata import backend_of, drizzle_margin, new_drizzle, pixmap_to, scale_ratio
 from gpudriz.pipeline.steps.final import FinalImage, FinalParams, add_chip, final_error
 
 __all__ = ["Tile", "TileImage", "plan_tiles", "tile_frame", "chip_boxes", "tile_chips", "final_tile",
@@ -114,7 +114,7 @@ def chip_boxes(chips: Sequence[ChipInput], frame: OutputFrame, params: FinalPara
             boxes.append(None)
             continue
         x, y = pm[..., 0][ok], pm[..., 1][ok]
-        margin = (5.0 + params.pixfrac) / scale_ratio(c.chip, frame) + 2.0
+        margin = drizzle_margin(params.pixfrac, scale_ratio(c.chip, frame))
         boxes.append((float(x.min()) - margin, float(x.max()) + margin,
                       float(y.min()) - margin, float(y.max()) + margin))  # fmt: skip
         del pm, ok, x, y

@@ -24,13 +24,8 @@ import numpy as np
 from gpudriz.pipeline.io.sections import read_box
 from gpudriz.pipeline.steps.tiles import Tile
 
-__all__ = ["pixmap_box", "drizzle_margin", "blot_margin", "box_window", "union_box", "overlap",
+__all__ = ["pixmap_box", "blot_margin", "box_window", "union_box", "overlap",
            "read_into"]  # fmt: skip
-
-
-def drizzle_margin(pixfrac: float, scale_ratio: float) -> float:
-    """Output pixels a drizzle kernel reaches beyond a mapped pixel centre (every kernel, distortion allowed)."""
-    return (5.0 + float(pixfrac)) / float(scale_ratio) + 2.0
 
 
 def blot_margin(sinscl: float) -> float:

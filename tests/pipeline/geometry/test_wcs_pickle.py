@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS, DistortionLookupTable, FITSFixedWarning
 from helpers.paths import WCS_DIR
 
 from gpudriz.pipeline.geometry.wcs_pickle import exact_state, from_exact_state
@@ -67,3 +67,12 @@ def test_a_wcs_without_sip_stays_without():
     back = from_exact_state(pickle.loads(pickle.dumps(exact_state(w))))
     assert back.sip is None
     np.testing.assert_array_equal(back.wcs.cdelt, w.wcs.cdelt)
+
+
+def test_lookup_tables_travel_with_the_wcs():
+    w = _acs_hrc()
+    table = np.linspace(-0.02, 0.03, 64, dtype=np.float32).reshape(1, 64)
+    w.det2im1 = DistortionLookupTable(table, (1.0, 1.0), (1.0, 1.0), (16.0, 1.0))
+    back = from_exact_state(pickle.loads(pickle.dumps(exact_state(w))))
+    np.testing.assert_array_equal(back.det2im1.data, table)
+    np.testing.assert_array_max_ulp(_pixels(back), _pixels(w), maxulp=2)
