@@ -28,7 +28,8 @@ from gpudriz.backend.cpu_threads import limit_threads
 from gpudriz.backend.memory import available_memory
 from gpudriz.pipeline.state import PipelineError
 
-__all__ = ["Execution", "worker_specs", "machine_cores", "cores_per_worker", "task_threads", "run_batch", "batch_bounds", "cluster_help"]
+__all__ = ["Execution", "worker_specs", "machine_cores", "cores_per_worker", "task_threads", "run_batch",
+           "batch_bounds", "cluster_help"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
 
@@ -45,15 +46,15 @@ def cluster_help() -> str:
 #:   every array above 128 KiB is mapped and unmapped afresh: tasks ran 1.45x slower with it.
 #:   None removes it (worker memory stays bounded by the largest task, freed blocks are reused);
 #: - the statistical profiler, which walks the task thread's stack every 10 ms, cost ~10%.
-#: Fewest batches of a stage's tasks per task thread of the cluster, and most tasks in a batch
-#: (:func:`batch_bounds`).
-BATCHES_PER_SLOT = 16
-MAX_BATCH = 16
-
 LOCAL_WORKER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
 }
+
+#: Fewest batches of a stage's tasks per task thread of the cluster, and most tasks in a batch
+#: (:func:`batch_bounds`).
+BATCHES_PER_SLOT = 16
+MAX_BATCH = 16
 
 
 def machine_cores() -> int:
@@ -134,7 +135,7 @@ def worker_specs(workers: int, backend: str, gpu_ids, memory_limit) -> dict:
         if backend == "cuda" and gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = str(gpu_ids[i % len(gpu_ids)])
         # The cores shared among the workers: N workers each running Numba on every core oversubscribe them.
-        # Honoured where Numba is imported after it; run_limited makes sure of it for each task.
+        # Honoured where Numba is imported after it; run_batch makes sure of it for each task.
         env["NUMBA_NUM_THREADS"] = str(cores_per_worker(workers))
         options = {"nthreads": 1, "memory_limit": memory_limit, "env": env, "silence_logs": logging.WARNING}
         specs[i] = {"cls": distributed.Nanny, "options": options}

@@ -94,7 +94,7 @@ class ChipInput:
         ``CRMASK`` extension of the chip's EXTVER), read when ``crmask`` is
         None: the mosaic mode keeps masks on disk, not in memory.
     static_file : Path or None
-        A file holding the static mask (uint8, 1 = good), read when
+        A file holding the static mask (a ``.npy`` of bool, True = good), read when
         ``static_ok`` is None: the mosaic mode sends tasks this name instead
         of the mask itself.
     """
