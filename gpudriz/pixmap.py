@@ -141,6 +141,20 @@ def _check_disable_bbox(disable_bbox):
         )
 
 
+def _check_part(part, nx, ny):
+    """``part`` as ``(x0, y0, nx, ny)`` ints inside the ``ny`` x ``nx`` image (the whole image when None)."""
+    if part is None:
+        return 0, 0, nx, ny
+    try:
+        x0, y0, pnx, pny = (int(v) for v in part)
+        ok = all(int(v) == v for v in part) and pnx > 0 and pny > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or x0 < 0 or y0 < 0 or x0 + pnx > nx or y0 + pny > ny:
+        raise ValueError(f"'part' must be (x0, y0, nx, ny) of pixels inside the {nx}x{ny} image; got {part!r}.")
+    return x0, y0, pnx, pny
+
+
 def _pixmap_shape(wcs_from, shape, bbox_from):
     """The (ny, nx) of the pixmap: ``shape``, else ``array_shape``, else the bounding box."""
     if shape is None:
@@ -168,7 +182,7 @@ def _pixmap_shape(wcs_from, shape, bbox_from):
 # interpolation on the backend
 # --------------------------------------------------------------------------
 
-def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out):
+def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out, origin):
     """Fill ``out`` from the nodes; returns the node grid, or None for an undefined Jacobian.
 
     Without lookup tables (``smooth`` is None) the nodes of ``wcs_from`` are
@@ -180,19 +194,20 @@ def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out):
     they are small offsets of the pixel (D2IM) and of the focal-plane
     position (NPOL), so the map moves by ``J_L d + J_K n``; the neglected
     second-order term, ``|d|^2`` or ``|n|^2`` times the map's curvature, is
-    ~1e-7 px for HST's tables.
+    ~1e-7 px for HST's tables.  ``origin``: the image pixel of ``out[0, 0]``
+    (multiples of ``step``).
     """
     xp = be.xp
     nodes_wcs = wcs_from if smooth is None else smooth
-    grid, x0, y0 = pixmap_grid.node_grid(nodes_wcs, wcs_to, nx, ny, step)
+    grid, x0, y0 = pixmap_grid.node_grid(nodes_wcs, wcs_to, nx, ny, step, origin)
     if smooth is None:
         be.ops.interpolate_pixmap(xp.asarray(grid), x0, y0, step, out)
         return grid
     gy, gx = grid.shape[:2]
-    jac = pixmap_tables.table_jacobians(smooth, wcs_to, gx, gy, x0, y0, step)
+    jac = pixmap_tables.table_jacobians(smooth, wcs_to, gx, gy, x0 + origin[0], y0 + origin[1], step)
     if not np.isfinite(jac).all():
         return None
-    tables, tparams = pixmap_tables.pack_tables(wcs_from)
+    tables, tparams = pixmap_tables.pack_tables(wcs_from, origin)
     be.ops.interpolate_pixmap_tables(xp.asarray(grid), xp.asarray(jac), x0, y0, step,
                                      xp.asarray(tables), xp.asarray(tparams), out)  # fmt: skip
     return grid
@@ -205,7 +220,7 @@ def _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out):
 
 def calc_pixmap(
     wcs_from, wcs_to, shape=None, disable_bbox="to", *, method="fast", step=None, backend=None,
-    device=False,
+    device=False, part=None,
 ):  # fmt: skip
     """Map every pixel centre of the "from" image into the pixel frame of ``wcs_to``.
 
@@ -258,12 +273,21 @@ def calc_pixmap(
         ready for the device's drizzle and blot) instead of a NumPy array.
         The inputs are WCS objects, so by default the result is NumPy, as
         drizzle's; pipelines pass True to keep it where it was computed.
+    part : tuple of four int, optional
+        ``(x0, y0, nx, ny)``: map only the input pixels ``[y0:y0 + ny, x0:x0 + nx]``
+        (a pipeline drizzling the part of an image that lands on one output
+        tile).  The result is those pixels of the whole image's map, the same
+        values: the part is mapped over the whole ``step`` cells that hold it,
+        from the whole image's nodes (only where the automatic step is
+        refined, which the part alone decides, may a pixel differ, by less
+        than :data:`CHECK_TOL`; with lookup tables by ~1e-12 px of rounding).
 
     Returns
     -------
     pixmap : ndarray, float64, shape (ny, nx, 2)
         ``pixmap[j, i]`` is the ``(x, y)`` position in the ``wcs_to`` pixel
-        frame (0-based) of input pixel ``(i, j)``; NaN where undefined.
+        frame (0-based) of input pixel ``(i, j)`` (``(x0 + i, y0 + j)`` with
+        a ``part``, whose ``(ny, nx)`` is then the shape); NaN where undefined.
         NumPy, or the backend's array module when ``device`` is True.
 
     Raises
@@ -321,8 +345,11 @@ def calc_pixmap(
         method = "exact"
     smooth = pixmap_tables.without_tables(wcs_from) if method == "fast" and tables_from else None
 
+    px, py, pnx, pny = _check_part(part, nx, ny)
     if method == "exact":
-        y, x = np.indices((ny, nx), dtype=np.float64)
+        y, x = np.indices((pny, pnx), dtype=np.float64)
+        x += px
+        y += py
         with _bboxes_off(wcs_from, bbox_from, off_from, wcs_to, bbox_to, off_to):
             x, y = pixmap_grid.map_exact(wcs_from, wcs_to, x, y)
         exact = np.dstack([x, y])
@@ -336,11 +363,16 @@ def calc_pixmap(
     # the "from" bounding box off and apply the box to the pixels at the end
     # (unless both WCSs are one object, whose box then also bounds the output).
     nodes_off_from = off_from or wcs_from is not wcs_to
-    be.ops.check_memory(ny * nx * 16, f"the {ny}x{nx} pixmap")
-    out = xp.empty((ny, nx, 2), dtype=xp.float64)
+    # A part is mapped over the whole cells that hold it: the same nodes, cells and checks as the
+    # whole image's, so its pixels are the whole map's (ox, oy: the cells' corner; rnx, rny: their extent).
+    ox, oy = px - px % step, py - py % step
+    rnx = min(nx, -(-(px + pnx) // step) * step) - ox
+    rny = min(ny, -(-(py + pny) // step) * step) - oy
+    be.ops.check_memory(rny * rnx * 16, f"the {rny}x{rnx} pixmap")
+    out = xp.empty((rny, rnx, 2), dtype=xp.float64)
     while True:
         with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
-            grid = _interpolate(be, wcs_from, smooth, wcs_to, nx, ny, step, out)
+            grid = _interpolate(be, wcs_from, smooth, wcs_to, rnx, rny, step, out, (ox, oy))
         if grid is None:
             _note_exact_once(
                 "calc_pixmap: the map through the lookup-table distortions (%s) is "
@@ -348,12 +380,12 @@ def calc_pixmap(
                 ", ".join(pixmap_tables.lookup_tables(wcs_from)),
             )
             return calc_pixmap(wcs_from, wcs_to, shape=(ny, nx), disable_bbox=disable_bbox,
-                               method="exact", backend=be, device=device)  # fmt: skip
+                               method="exact", backend=be, device=device, part=part)  # fmt: skip
         bad = pixmap_grid.bad_cells(grid)
         n_undefined = int(bad.sum())
         with _bboxes_off(wcs_from, bbox_from, nodes_off_from, wcs_to, bbox_to, off_to):
-            failed = pixmap_grid.check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp)
-        if not (auto and pixmap_grid.refine_pays(failed, step, nx, ny)):
+            failed = pixmap_grid.check_cells(wcs_from, wcs_to, out, bad, rnx, rny, step, xp, (ox, oy))
+        if not (auto and pixmap_grid.refine_pays(failed, step, rnx, rny)):
             break
         step //= 2
 
@@ -367,17 +399,19 @@ def calc_pixmap(
             int(bad.sum()), bad.size, step, step, n_undefined, int(failed.sum()), CHECK_TOL,
         )
         with _bboxes_off(wcs_from, bbox_from, off_from, wcs_to, bbox_to, off_to):
-            pixmap_grid.exact_cells(wcs_from, wcs_to, out, bad, step, xp)
+            pixmap_grid.exact_cells(wcs_from, wcs_to, out, bad, step, xp, (ox, oy))
 
     if keep_from_bbox:
         bbox = (bbox_from,) if np.ndim(bbox_from) == 1 else bbox_from
         for axis, (lo, hi) in zip((1, 0), bbox):
-            coord = np.arange(nx if axis == 1 else ny, dtype=np.float64)
+            coord = np.arange(rnx if axis == 1 else rny, dtype=np.float64) + (ox if axis == 1 else oy)
             outside = xp.asarray((coord < lo) | (coord > hi))
             if axis == 1:
                 out[:, outside, :] = np.nan
             else:
                 out[outside, :, :] = np.nan
+    if (rnx, rny) != (pnx, pny):
+        out = xp.ascontiguousarray(out[py - oy : py - oy + pny, px - ox : px - ox + pnx])
     return out if device else to_host(out)
 
 

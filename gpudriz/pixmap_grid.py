@@ -115,18 +115,21 @@ def refine_pays(failed, step, nx, ny):
     return exact_cost > 2 * nx * ny / (step / 2) ** 2
 
 
-def node_grid(wcs_from, wcs_to, nx, ny, step):
+def node_grid(wcs_from, wcs_to, nx, ny, step, origin=(0, 0)):
     """Evaluate the map exactly at nodes ``-step, 0, step, ...`` covering the image.
 
     Returns ``(grid, x0, y0)``, ``grid`` of shape (gy, gx, 2).  The nodes run
     from ``-step`` to ``((n - 1) // step + 2) * step`` on each axis, so every
     pixel of the image has its full 4x4 stencil and all cells are alike.
+    ``origin`` ``(ox, oy)``: the image is the part of a larger one that
+    starts at its pixel ``(ox, oy)`` (multiples of ``step``: the nodes are
+    then the larger image's own); ``x0``, ``y0`` stay relative to the part.
     """
     gx = (nx - 1) // step + 4
     gy = (ny - 1) // step + 4
     x0 = y0 = -step
-    xs = np.arange(gx, dtype=np.float64) * step + x0
-    ys = np.arange(gy, dtype=np.float64) * step + y0
+    xs = np.arange(gx, dtype=np.float64) * step + (x0 + origin[0])
+    ys = np.arange(gy, dtype=np.float64) * step + (y0 + origin[1])
     xg, yg = np.meshgrid(xs, ys)
     px, py = world_to_pixel_nodes(wcs_to, wcs_from.pixel_to_world_values(xg.ravel(), yg.ravel()))
     grid = np.empty((gy, gx, 2), dtype=np.float64)
@@ -150,7 +153,7 @@ def bad_cells(grid):
     return bad
 
 
-def check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp):
+def check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp, origin=(0, 0)):
     """Cells whose interpolated centre pixel is off the exact map by more than CHECK_TOL.
 
     The centre of a cell is where the cubic interpolation error of a smooth
@@ -159,7 +162,7 @@ def check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp):
     ``step``.  It fails for lookup-table distortions (astropy's D2IM/NPOL
     tables are interpolated bilinearly: kinks every table pixel) and near
     singularities of an inverse; those cells are then evaluated exactly.
-    Cells already in ``bad`` are not checked.
+    Cells already in ``bad`` are not checked.  ``origin``: as :func:`node_grid`'s.
     """
     a, b = np.nonzero(~bad)
     failed = np.zeros_like(bad)
@@ -168,7 +171,8 @@ def check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp):
     jc = np.minimum(a * step + step // 2, ny - 1)
     ic = np.minimum(b * step + step // 2, nx - 1)
     px, py = world_to_pixel_nodes(
-        wcs_to, wcs_from.pixel_to_world_values(ic.astype(np.float64), jc.astype(np.float64))
+        wcs_to, wcs_from.pixel_to_world_values((ic + origin[0]).astype(np.float64),
+                                               (jc + origin[1]).astype(np.float64)),
     )
     to_host = getattr(xp, "asnumpy", np.asarray)
     got = to_host(out[xp.asarray(jc), xp.asarray(ic)])
@@ -177,13 +181,13 @@ def check_cells(wcs_from, wcs_to, out, bad, nx, ny, step, xp):
     return failed
 
 
-def exact_cells(wcs_from, wcs_to, out, bad, step, xp):
-    """Overwrite the pixels of the cells marked in ``bad`` with the exact map."""
+def exact_cells(wcs_from, wcs_to, out, bad, step, xp, origin=(0, 0)):
+    """Overwrite the pixels of the cells marked in ``bad`` with the exact map (``origin``: as :func:`node_grid`'s)."""
     ny, nx = out.shape[:2]
     rows = np.arange(ny) // step
     cols = np.arange(nx) // step
     jj, ii = np.nonzero(bad[rows[:, None], cols[None, :]])
-    xe, ye = map_exact(wcs_from, wcs_to, ii.astype(np.float64), jj.astype(np.float64))
+    xe, ye = map_exact(wcs_from, wcs_to, (ii + origin[0]).astype(np.float64), (jj + origin[1]).astype(np.float64))
     jj_d, ii_d = xp.asarray(jj), xp.asarray(ii)
     out[jj_d, ii_d, 0] = xp.asarray(np.asarray(xe, dtype=np.float64))
     out[jj_d, ii_d, 1] = xp.asarray(np.asarray(ye, dtype=np.float64))

@@ -39,12 +39,14 @@ def without_tables(wcs):
     return smooth
 
 
-def pack_tables(wcs):
+def pack_tables(wcs, origin=(0, 0)):
     """The lookup tables of ``wcs`` as the kernels take them: ``(tables, tparams)``.
 
     ``tables`` holds every table's values (row-major, float64) one after the
     other; row ``k`` of ``tparams`` describes table ``TABLE_NAMES[k]`` (see
     :data:`gpudriz.fallback.pixmap.TABLE_PARAMS`), all zeros when absent.
+    ``origin`` ``(ox, oy)``: the kernels' pixel ``(i, j)`` is the image's
+    ``(i + ox, j + oy)`` (a part of the image, :func:`gpudriz.calc_pixmap`'s ``part``).
     """
     chunks = []
     tparams = np.zeros((len(TABLE_NAMES), TABLE_PARAMS), dtype=np.float64)
@@ -57,7 +59,9 @@ def pack_tables(wcs):
         tny, tnx = data.shape
         (p1, p2), (v1, v2), (c1, c2) = table.crpix, table.crval, table.cdelt
         # astropy's table coordinate (x - crval) / cdelt + crpix - 1 as x * a + b
-        tparams[k] = (offset, tnx, tny, 1.0 / c1, p1 - 1.0 - v1 / c1, 1.0 / c2, p2 - 1.0 - v2 / c2)
+        # and the part's origin folded into b: (i + ox) * a + b = i * a + (b + ox * a)
+        ox, oy = origin
+        tparams[k] = (offset, tnx, tny, 1.0 / c1, p1 - 1.0 - (v1 - ox) / c1, 1.0 / c2, p2 - 1.0 - (v2 - oy) / c2)
         chunks.append(data.ravel())
         offset += data.size
     tables = np.concatenate(chunks) if chunks else np.zeros(1, dtype=np.float64)

@@ -64,6 +64,9 @@ __all__ = [
     "Chip",
     "Exposure",
     "read_exposure",
+    "part_shape",
+    "part_slices",
+    "read_part",
     "DEFAULT_CRBIT",
     "OVERRIDE_KEYS",
     "UNITS",
@@ -148,11 +151,15 @@ class Chip(ExactWCSPickle):
         """``file.fits[SCI,n]``, for messages and logs."""
         return f"{self.path.name}[SCI,{self.extver}]"
 
-    def read_sci(self) -> np.ndarray:
-        """The science array as float32 ``(ny, nx)``; the file is opened read-only."""
-        return _read_plane(self.path, self.sci_ext, "SCI", self.extver, self.shape, np.float32)
+    def read_sci(self, part=None) -> np.ndarray:
+        """The science array as float32 ``(ny, nx)``; the file is opened read-only.
 
-    def read_err(self) -> np.ndarray:
+        ``part`` ``(x0, y0, nx, ny)``: only those pixels, read from the file
+        without the rest (so for every ``read_*``).
+        """
+        return _read_plane(self.path, self.sci_ext, "SCI", self.extver, self.shape, np.float32, part)
+
+    def read_err(self, part=None) -> np.ndarray:
         """The error array as float32 ``(ny, nx)``.
 
         Raises
@@ -162,13 +169,13 @@ class Chip(ExactWCSPickle):
         """
         if not self.has_err:
             raise InputError(f"'{self.path}' has no ERR extension for chip SCI,{self.extver}.")
-        return _read_plane(self.path, self.err_ext, "ERR", self.extver, self.shape, np.float32)
+        return _read_plane(self.path, self.err_ext, "ERR", self.extver, self.shape, np.float32, part)
 
-    def read_dq(self) -> np.ndarray:
+    def read_dq(self, part=None) -> np.ndarray:
         """The data-quality flags as uint32 ``(ny, nx)``; zeros (all good) without a DQ extension."""
         if not self.has_dq:
-            return np.zeros(self.shape, dtype=np.uint32)
-        return _dq_flags(_read_plane(self.path, self.dq_ext, "DQ", self.extver, self.shape), self)
+            return np.zeros(part_shape(self.shape, part), dtype=np.uint32)
+        return _dq_flags(_read_plane(self.path, self.dq_ext, "DQ", self.extver, self.shape, None, part), self)
 
     def gain_map(self) -> np.ndarray:
         """Gain (e-/count) of every pixel, float32 ``(ny, nx)``, by amplifier region."""
@@ -238,11 +245,37 @@ def _image_shape(header, path, label) -> tuple[int, int]:
     raise InputError(f"'{path}' {label} holds no 2-D image (NAXIS={naxis}); expected an image extension.")
 
 
-def _read_plane(path, index, extname, extver, shape, dtype=None) -> np.ndarray:
+def part_shape(shape, part) -> tuple[int, int]:
+    """``(ny, nx)`` of ``part`` ``(x0, y0, nx, ny)`` of an image of ``shape`` (``shape`` when None)."""
+    return tuple(shape) if part is None else (int(part[3]), int(part[2]))
+
+
+def part_slices(part) -> tuple[slice, slice]:
+    """The ``[rows, columns]`` slices of ``part`` ``(x0, y0, nx, ny)`` (everything when None)."""
+    if part is None:
+        return slice(None), slice(None)
+    x0, y0, nx, ny = (int(v) for v in part)
+    return slice(y0, y0 + ny), slice(x0, x0 + nx)
+
+
+def read_part(hdu, part) -> np.ndarray:
+    """The pixels of ``part`` ``(x0, y0, nx, ny)`` (everything when None) of an image HDU, without the rest.
+
+    The rows the part spans are read at once (contiguous in the file; astropy
+    reads a section narrower than the image row by row), then cut to its columns.
+    """
+    if part is None:
+        return hdu.data
+    rows, cols = part_slices(part)
+    return hdu.section[rows, :][:, cols]
+
+
+def _read_plane(path, index, extname, extver, shape, dtype=None, part=None) -> np.ndarray:
     """Read one extension's array (as ``dtype`` when given), never writing to the file.
 
     The array read from disk is handed over (converted only when its type
     differs), so the caller owns it and the file is closed on return.
+    ``part`` ``(x0, y0, nx, ny)``: only those pixels (:func:`read_part`).
     """
     label = f"{extname},{extver}"
     try:
@@ -250,10 +283,12 @@ def _read_plane(path, index, extname, extver, shape, dtype=None) -> np.ndarray:
             hdu = hdul[index]
             if index > 0 and (hdu.name != extname or hdu.ver != extver):
                 raise InputError(f"'{path}' changed since it was read: HDU {index} is no longer {label}.")
-            data = hdu.data
-            if data is None and "PIXVALUE" in hdu.header:
+            if hdu.header.get("NAXIS", 0) == 0 and "PIXVALUE" in hdu.header:
                 # HST writes constant arrays as a header only (NPIXn, PIXVALUE)
-                return np.full(shape, hdu.header["PIXVALUE"], dtype=dtype)
+                return np.full(part_shape(shape, part), hdu.header["PIXVALUE"], dtype=dtype)
+            if part is not None and hdu.shape == tuple(shape):
+                return np.asarray(read_part(hdu, part), dtype=dtype)
+            data = hdu.data
     except InputError:
         raise
     except Exception as exc:

@@ -16,14 +16,19 @@ from astropy.io import fits
 
 from gpudriz.backend import BackendUnavailableError, get_backend
 from gpudriz.backend.arrays import to_xp
+from gpudriz.pipeline.io.instruments import part_slices, read_part
 from gpudriz.pipeline.state import ChipInput
 from gpudriz.pixmap import calc_pixmap
+from gpudriz.pixmap_grid import map_exact
 from gpudriz.resample import Drizzle
 
 __all__ = [
     "backend_of",
     "drizzle_margin",
     "input_box",
+    "chip_part",
+    "PART_STEP",
+    "part_is_whole",
     "read_static",
     "task_backend",
     "read_electrons",
@@ -60,33 +65,38 @@ def task_backend(backend):
     return backend
 
 
-def read_electrons(c: ChipInput, xp):
-    """The chip's science array in electrons, on ``xp`` (sky not subtracted)."""
-    sci = c.chip.read_sci()
+def read_electrons(c: ChipInput, xp, part=None):
+    """The chip's science array in electrons, on ``xp`` (sky not subtracted).
+
+    ``part`` ``(x0, y0, nx, ny)``: only those pixels (so for every reader here).
+    """
+    sci = c.chip.read_sci(part)
     if not np.isfinite(sci).all():
-        log.info("%s: %d non-finite pixel(s) ignored.", c.chip.name,
-                 int((~np.isfinite(sci)).sum()))  # fmt: skip
+        # A part is one tile's share of the chip: its count is not the chip's.
+        log.log(logging.INFO if part is None else logging.DEBUG, "%s: %d non-finite pixel(s) ignored.",
+                c.chip.name, int((~np.isfinite(sci)).sum()))  # fmt: skip
     return to_xp(sci * np.float32(c.to_electrons), xp, np.float32)
 
 
-def dq_good(chip, xp):
+def dq_good(chip, xp, part=None):
     """DQ-good pixels of ``chip`` (a ``Chip``; the ``bits`` parameter), on ``xp``."""
-    dq = chip.read_dq()
+    dq = chip.read_dq(part)
     good = (dq & ~np.uint32(chip.good_bits)) == 0
     return to_xp(good, xp)
 
 
-def good_mask(c: ChipInput, xp, *, with_cr=False):
+def good_mask(c: ChipInput, xp, *, with_cr=False, part=None):
     """DQ-good AND static-good (AND not a cosmic ray when ``with_cr``)."""
-    good = dq_good(c.chip, xp)
+    good = dq_good(c.chip, xp, part)
+    rows, cols = part_slices(part)
     if c.static_ok is not None:
-        good &= c.static_ok
+        good &= c.static_ok[rows, cols]
     elif c.static_file is not None:
-        good &= to_xp(read_static(str(c.static_file)), xp)
+        good &= to_xp(read_static(str(c.static_file))[rows, cols], xp)
     if with_cr and c.crmask is not None:
-        good &= ~c.crmask
+        good &= ~c.crmask[rows, cols]
     elif with_cr and c.crmask_file is not None:
-        good &= ~to_xp(read_crmask(c), xp)
+        good &= ~to_xp(read_crmask(c, part), xp)
     return good
 
 
@@ -102,14 +112,16 @@ def read_static(path: str) -> np.ndarray:
     return mask
 
 
-def read_crmask(c: ChipInput) -> np.ndarray:
+def read_crmask(c: ChipInput, part=None) -> np.ndarray:
     """The chip's cosmic-ray mask (True = CR) from its ``crmask_file`` (mosaic mode)."""
-    return fits.getdata(c.crmask_file, ("CRMASK", c.chip.extver)).astype(bool)
+    with fits.open(c.crmask_file, memmap=False, lazy_load_hdus=True) as hdul:
+        hdu = hdul["CRMASK", c.chip.extver]
+        return np.asarray(read_part(hdu, part)).astype(bool)
 
 
-def pixmap_to(chip, frame, backend):
-    """The pixmap of ``chip`` (a ``Chip``) into ``frame``, on the backend."""
-    return calc_pixmap(chip.wcs, frame.wcs, shape=chip.shape, backend=backend, device=True)
+def pixmap_to(chip, frame, backend, part=None):
+    """The pixmap of ``chip`` (a ``Chip``) into ``frame``, on the backend (of its ``part`` only, if given)."""
+    return calc_pixmap(chip.wcs, frame.wcs, shape=chip.shape, backend=backend, device=True, part=part)
 
 
 def drizzle_margin(pixfrac: float, scale_ratio: float) -> float:
@@ -138,6 +150,61 @@ def input_box(pixmap, out_shape, margin: float, xp):
         return None
     cols = xp.flatnonzero(inside.any(axis=0))
     return int(cols[0]), int(cols[-1]), int(rows[0]), int(rows[-1])
+
+
+#: Spacing (chip pixels) of the coarse exact map from which :func:`chip_part` finds a chip's part on a tile.
+PART_STEP = 64
+
+
+def chip_part(chip, frame, origin, out_shape, margin: float):
+    """The part of ``chip`` that may land on an output array: ``(x0, y0, nx, ny)``, or None.
+
+    The output array has ``out_shape`` and starts at pixel ``origin``
+    ``(x0, y0)`` of ``frame`` (a final tile).  The chip's WCS is mapped
+    exactly on a grid every :data:`PART_STEP` chip pixels (and its last row
+    and column); a cell of the grid is kept when the box of its corners'
+    images, widened by ``margin`` plus two input pixels' worth of output
+    pixels, meets the array widened by ``margin``.  A smooth map does not
+    bend a 64-pixel cell by that much, so the part holds every pixel
+    :func:`input_box` would find on the whole chip's pixmap; the caller
+    checks it (:func:`part_is_whole`).  The whole chip when the map is
+    undefined at a node; None when no cell reaches the array.
+    """
+    ny, nx = chip.shape
+    xs = np.r_[np.arange(0, max(nx - 1, 1), PART_STEP), nx - 1]
+    ys = np.r_[np.arange(0, max(ny - 1, 1), PART_STEP), ny - 1]
+    gx, gy = np.meshgrid(xs.astype(np.float64), ys.astype(np.float64))
+    px, py = (np.reshape(np.asarray(v, dtype=np.float64), gx.shape)
+              for v in map_exact(chip.wcs, frame.wcs, gx.ravel(), gy.ravel()))  # fmt: skip
+    if not (np.isfinite(px).all() and np.isfinite(py).all()):
+        return 0, 0, nx, ny
+    pad = margin + 2.0 / scale_ratio(chip, frame) + 1.0
+    oy, ox = out_shape
+
+    def corners(a):
+        c = np.stack([a[:-1, :-1], a[1:, :-1], a[:-1, 1:], a[1:, 1:]])
+        return c.min(axis=0), c.max(axis=0)
+
+    (lx, hx), (ly, hy) = corners(px - origin[0]), corners(py - origin[1])
+    hit = (hx >= -0.5 - pad) & (lx <= ox - 0.5 + pad) & (hy >= -0.5 - pad) & (ly <= oy - 0.5 + pad)
+    if not hit.any():
+        return None
+    rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
+    x0, x1 = int(xs[cols[0]]), int(xs[cols[-1] + 1])
+    y0, y1 = int(ys[rows[0]]), int(ys[rows[-1] + 1])
+    return x0, y0, x1 - x0 + 1, y1 - y0 + 1
+
+
+def part_is_whole(box, part, shape) -> bool:
+    """Whether ``box`` (:func:`input_box` on the part's pixmap) stays off the part's edges inside the chip.
+
+    A box that reaches an edge of ``part`` where the chip goes on may go on
+    beyond it: the part was too small, and the whole chip must be used.
+    """
+    x0, y0, nx, ny = part
+    xmin, xmax, ymin, ymax = box
+    return ((xmin > 0 or x0 == 0) and (ymin > 0 or y0 == 0)
+            and (xmax < nx - 1 or x0 + nx == shape[1]) and (ymax < ny - 1 or y0 + ny == shape[0]))  # fmt: skip
 
 
 def scale_ratio(chip, frame) -> float:

@@ -11,6 +11,7 @@ weight 0 (it is left out of SCI too: its noise is unknown).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,12 +21,15 @@ from gpudriz.backend.arrays import to_host, to_xp
 from gpudriz.pipeline.geometry.outframe import OutputFrame
 from gpudriz.pipeline.io import products
 from gpudriz.pipeline.state import ChipInput
+from gpudriz.pipeline.io.instruments import part_slices
 from gpudriz.pipeline.steps.chipdata import (
     backend_of,
+    chip_part,
     drizzle_margin,
     good_mask,
     input_box,
     new_drizzle,
+    part_is_whole,
     pixmap_to,
     read_electrons,
     scale_ratio,
@@ -33,7 +37,9 @@ from gpudriz.pipeline.steps.chipdata import (
     with_sky,
 )
 
-__all__ = ["FinalParams", "FinalImage", "chip_variance", "final_drizzle", "add_chip", "final_error"]
+__all__ = ["FinalParams", "FinalImage", "chip_variance", "final_drizzle", "add_chip", "tile_part", "final_error"]
+
+log = logging.getLogger("gpudriz")
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class FinalImage:
         return {"SCI": self.sci, "WHT": self.wht, "CTX": self.ctx, "ERR": self.err}
 
 
-def chip_variance(chip: ChipInput, xp, data):
+def chip_variance(chip: ChipInput, xp, data, part=None):
     """Variance of every pixel of the chip in electrons^2, on ``xp``.
 
     From the ERR extension when the chip has one, ``(ERR x to_electrons)^2``;
@@ -76,14 +82,15 @@ def chip_variance(chip: ChipInput, xp, data):
     (:func:`gpudriz.pipeline.steps.chipdata.read_electrons`), with the sky
     included (a sky removed before gpudriz, ``skyuser``, or in the file,
     ``workinplace``, is added back: it was photons too).  Unusable pixels
-    (negative ERR, non-finite values) are NaN.
+    (negative ERR, non-finite values) are NaN.  ``part`` ``(x0, y0, nx, ny)``:
+    ``data`` is those pixels of the chip, and so is the variance.
     """
     c = chip.chip
     if c.has_err:
-        err = to_xp(c.read_err() * np.float32(chip.to_electrons), xp, np.float32)
+        err = to_xp(c.read_err(part) * np.float32(chip.to_electrons), xp, np.float32)
         return xp.where(err >= 0, err * err, xp.float32(np.nan))
     data = with_sky(chip, xp, data)
-    rn = to_xp(c.rdnoise_map(), xp, np.float32)
+    rn = to_xp(c.rdnoise_map()[part_slices(part)], xp, np.float32)
     # NaN data stay NaN (np.maximum propagates it), so they are flagged below.
     return xp.maximum(data, xp.float32(0.0)) + rn * rn
 
@@ -132,14 +139,21 @@ def add_chip(d, c: ChipInput, ivm_path, frame: OutputFrame, params: FinalParams,
     ``frame`` is the frame the chip's pixmap is computed to; ``origin``
     ``(x0, y0)``, when given, is the pixel of that frame at which ``d``'s
     output starts (a tile's corner, :mod:`gpudriz.pipeline.steps.tiles`):
-    the pixmap is shifted by it, an exact operation on whole numbers.
-    Returns ``add_image``'s ``(nmiss, nskip)``.
+    the pixmap is shifted by it, an exact operation on whole numbers, and
+    only the part of the chip that lands on ``d``'s output is read, mapped
+    and drizzled (:func:`tile_part`).
     """
     xp = be.xp
+    s = scale_ratio(c.chip, frame)
+    part, box = None, {}
+    if origin is None:
+        pixmap = pixmap_to(c.chip, frame, be)
+    else:
+        part, pixmap, box = tile_part(c, frame, origin, d.out_img.shape, drizzle_margin(params.pixfrac, s), be)
     exptime = c.chip.exptime
-    good = good_mask(c, xp, with_cr=True).astype(np.float32)
-    data = read_electrons(c, xp)  # read once: the variance model and SCI
-    var = chip_variance(c, xp, data)
+    good = good_mask(c, xp, with_cr=True, part=part).astype(np.float32)
+    data = read_electrons(c, xp, part)  # read once: the variance model and SCI
+    var = chip_variance(c, xp, data, part)
     kind = params.wht_type
     if kind == "EXP":
         weights = good * np.float32(exptime)
@@ -149,25 +163,47 @@ def add_chip(d, c: ChipInput, ivm_path, frame: OutputFrame, params: FinalParams,
             ivar = xp.where(var > 0, np.float32(exptime) ** 2 / var, 0.0)
         weights = good * ivar.astype(np.float32)
     else:  # IVM
-        ivm = products.read_ivm(ivm_path, c.chip)
+        ivm = products.read_ivm(ivm_path, c.chip)[part_slices(part)]
         weights = good * to_xp(ivm, xp, np.float32)
     usable = xp.isfinite(var)
     weights = xp.where(usable, weights, xp.float32(0.0))
     var = xp.where(usable, var, xp.float32(0.0))
-    s = scale_ratio(c.chip, frame)
-    pixmap = pixmap_to(c.chip, frame, be)
-    box = {}
-    if origin is not None:
-        pixmap = pixmap - xp.asarray(origin, dtype=pixmap.dtype)
-        # Only the chip's pixels that land on the tile: a full-size chip spans several tiles.
-        found = input_box(pixmap, d.out_img.shape, drizzle_margin(params.pixfrac, s), xp)
-        if found is not None:
-            box = dict(zip(("xmin", "xmax", "ymin", "ymax"), found))
     # data2 is scaled by (iscale / exptime)^2 like the data by iscale / exptime:
     # electrons^2 in, (electrons/s)^2 out, the square of SCI's units.
-    return d.add_image(sky_subtracted(c, xp, data), exptime, pixmap, data2=var,
-                       weight_map=weights, pixfrac=params.pixfrac, in_units="counts",
-                       iscale=s * s, pixel_scale_ratio=s, **box)  # fmt: skip
+    d.add_image(sky_subtracted(c, xp, data), exptime, pixmap, data2=var, weight_map=weights,
+                pixfrac=params.pixfrac, in_units="counts", iscale=s * s, pixel_scale_ratio=s, **box)  # fmt: skip
+
+
+def tile_part(c: ChipInput, frame: OutputFrame, origin, out_shape, margin: float, be):
+    """The part of chip ``c`` that lands on a tile: ``(part, pixmap, box)``.
+
+    ``part`` ``(x0, y0, nx, ny)`` of the chip (None: the whole chip),
+    ``pixmap`` the part's pixmap shifted to the tile at ``origin``, ``box``
+    the ``add_image`` bounds (within the part) of the pixels whose mapped
+    centres fall on the tile widened by ``margin``: the pixels the whole
+    chip's pixmap would select (:func:`~gpudriz.pipeline.steps.chipdata.input_box`).
+    A full-size chip reaches several tiles: each reads and maps only its part.
+    A chip none of whose pixels lands there gives its first 2 x 2 pixels, which land
+    elsewhere: drizzled, it puts nothing on the tile but still takes its
+    context bit and its exposure time, as the whole chip would.
+    """
+    xp = be.xp
+    shift = xp.asarray(origin, dtype=xp.float64)
+    part = chip_part(c.chip, frame, origin, out_shape, margin)
+    found = None
+    if part is not None:
+        pixmap = pixmap_to(c.chip, frame, be, part) - shift
+        found = input_box(pixmap, out_shape, margin, xp)
+    if found is not None and not part_is_whole(found, part, c.chip.shape):
+        # The coarse map missed some of it (a map that bends within a cell): the whole chip, as untiled.
+        log.debug("%s: its part %s on the tile at %s is too small; the whole chip is used.", c.chip.name, part, origin)
+        part = None
+        pixmap = pixmap_to(c.chip, frame, be) - shift
+        found = input_box(pixmap, out_shape, margin, xp)
+    if found is None:
+        part = (0, 0, min(2, c.chip.shape[1]), min(2, c.chip.shape[0]))  # the square kernel takes 2 x 2 at least
+        return part, pixmap_to(c.chip, frame, be, part) - shift, {}
+    return part, pixmap, dict(zip(("xmin", "xmax", "ymin", "ymax"), found))
 
 
 def final_error(d, fillval, xp):
