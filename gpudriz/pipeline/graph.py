@@ -132,7 +132,7 @@ def _static(g: _Stages, state):
     (g.records.folder / "static").mkdir(parents=True, exist_ok=True)
     paths = [g.records.folder / "static" / f"{n}_static.npy" for n in names]
     results = g.run("static", names, keys, T.static_task,
-                    [(w.task_input(), str(p)) for w, p in zip(md.chips, paths)], params, g.backend)  # fmt: skip
+                    [(w.task_input(header=False), str(p)) for w, p in zip(md.chips, paths)], params, g.backend)  # fmt: skip
     xp = md.backend.xp
     # One mask file read at a time as the per-number masks are combined.
     md._static(masks=((w.key, to_xp(np.load(r["path"]), xp)) for w, r in zip(md.chips, results)))
@@ -157,7 +157,7 @@ def _sky(g: _Stages, state):
         chips = [w for group in groups for w in group]
         names = [f"{w.exposure.rootname}_sci{w.chip.extver}" for w in chips]
         keys = [task_key(g.base, "sky", _chip_key(w)[:2], _chip_key(w)[5]) for w in chips]
-        skies = iter(r["sky"] for r in g.run("sky", names, keys, T.sky_task, [(w.task_input(),) for w in chips],
+        skies = iter(r["sky"] for r in g.run("sky", names, keys, T.sky_task, [(w.task_input(header=False),) for w in chips],
                                              params, backend))  # fmt: skip
         return [[next(skies) for _ in group] for group in groups]
 
@@ -172,7 +172,7 @@ def _separate(g: _Stages, state):
     frame_card = frame.header().tostring()
     keys = [task_key(g.base, "separate", [_chip_key(w) for w in grp], frame_card) for grp in groups]
     results = g.run("separate", names, keys, T.separate_task,
-                    [([w.task_input() for w in grp], grp[0].exposure.exptime) for grp in groups],
+                    [([w.task_input(header=False) for w in grp], grp[0].exposure.exptime) for grp in groups],
                     frame, SeparateParams.from_pars(md.pars), g.backend, md.workdir, g.prov)  # fmt: skip
     state["singles"] = [(grp, r, k) for grp, r, k in zip(groups, results, keys)]
     for r in results:
@@ -226,7 +226,7 @@ def _blot(g: _Stages, state):
             wide = Tile(0, 0, win["x0"] - reach, win["y0"] - reach, win["nx"] + 2 * reach, win["ny"] + 2 * reach)
             tiles = [m for m in state["median"] if overlap(wide, T.tile_of(m["window"])) is not None]
         chips.append(w)
-        items.append((w.task_input(), tiles))
+        items.append((w.task_input(header=False), tiles))
         names.append(f"{w.exposure.rootname}_sci{w.chip.extver}")
         keys.append(task_key(g.base, "blot", _chip_key(w), [m["key"] for m in tiles]))
     results = g.run("blot", names, keys, T.blot_task, items, state["nimages"], md.separate_frame, params,
@@ -247,7 +247,7 @@ def _driz_cr(g: _Stages, state):
                 raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
     names = [grp[0].exposure.rootname for grp in groups]
     keys = [task_key(g.base, "driz_cr", [_chip_key(w) for w in grp], [state.get("blot_keys", {}).get(id(w)) for w in grp]) for grp in groups]
-    items = [([w.task_input() for w in grp], [{"blot": w.blot_path, "var": w.median_var_path} for w in grp])
+    items = [([w.task_input(header=False) for w in grp], [{"blot": w.blot_path, "var": w.median_var_path} for w in grp])
              for grp in groups]  # fmt: skip
     results = g.run("driz_cr", names, keys, T.driz_cr_task, items, DrizCrParams.from_pars(md.pars), g.backend,
                     md.workdir, g.prov)  # fmt: skip
@@ -268,7 +268,7 @@ def _final(g: _Stages, state):
     if p["final_wht_type"] == "IVM":
         ivms = [md.ivm[md.exposures.index(w.exposure)] for w in md.chips]
     frame = md.final_frame
-    inputs = [w.task_input() for w in md.chips]
+    inputs = [w.task_input(header=False) for w in md.chips]
     chip_keys = [task_key(_chip_key(w, include_cr=True)) for w in md.chips]
     if not p["tile_size"]:
         key = task_key(g.base, "final", chip_keys, frame.header().tostring())

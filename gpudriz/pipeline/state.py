@@ -12,8 +12,11 @@ here too, so that both import them without a cycle.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from astropy.io import fits
 
 from gpudriz.pipeline.io.instruments import Chip, Exposure
 
@@ -184,10 +187,17 @@ class ChipWork:
         """Whether the input data still contain the sky (not removed by the user or in place)."""
         return not (self.sky_by_user or self.sky_written)
 
-    def task_input(self) -> ChipInput:
-        """This chip as a step task sees it (:class:`ChipInput`)."""
+    def task_input(self, *, header: bool = True) -> ChipInput:
+        """This chip as a step task sees it (:class:`ChipInput`).
+
+        ``header=False``: its ``Chip`` without the copy of its SCI header
+        (empty), which no step task reads but ``skyuser``'s, and which is
+        half of what a chip weighs pickled: the mosaic mode's tasks carry
+        chips to Dask workers by the thousand.
+        """
+        chip = self.chip if header else dataclasses.replace(self.chip, header=fits.Header())
         return ChipInput(
-            chip=self.chip, rootname=self.exposure.rootname, exposure_path=self.exposure.path,
+            chip=chip, rootname=self.exposure.rootname, exposure_path=self.exposure.path,
             to_electrons=self.to_electrons, sky=self.sky, sky_in_data=self.sky_in_data,
             static_ok=self.static_ok, crmask=self.crmask, empty=self.empty,
             crmask_file=self.crmask_file, static_file=self.static_file,

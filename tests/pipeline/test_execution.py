@@ -3,12 +3,14 @@
 import io
 import logging
 import os
+import pickle
 import sys
 
 import distributed
 import pytest
 from helpers import execution_tasks as t
 
+from gpudriz.pipeline import execution
 from gpudriz.pipeline.execution import (
     BATCHES_PER_SLOT,
     MAX_BATCH,
@@ -16,6 +18,8 @@ from gpudriz.pipeline.execution import (
     batch_bounds,
     cluster_help,
     cores_per_worker,
+    release_freed_memory,
+    run_batch,
     task_threads,
     worker_specs,
 )
@@ -103,3 +107,16 @@ def test_local_workers_keep_glibc_s_own_mmap_threshold(local):
     # Dask's MALLOC_TRIM_THRESHOLD_ made every array above 128 KiB a fresh mmap (tasks 1.45x slower).
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ:  # an earlier Dask cluster of this process would pass it on
         assert local.map("e", t.environment, range(2), "MALLOC_TRIM_THRESHOLD_") == [None, None]
+
+
+def test_a_batch_gives_the_memory_it_freed_back_once(monkeypatch):
+    calls = []
+    monkeypatch.setattr(execution, "_MALLOC_TRIM", lambda pad: calls.append(pad))
+    batch = [pickle.dumps(i) for i in range(3)]
+    assert run_batch(batch, t.work, {}, 2.0) == [t.work(i, 2.0) for i in range(3)]
+    assert calls == [0]
+
+
+def test_without_malloc_trim_nothing_is_released(monkeypatch):
+    monkeypatch.setattr(execution, "_MALLOC_TRIM", None)
+    release_freed_memory()  # macOS, musl: no such call, and no error

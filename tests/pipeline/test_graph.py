@@ -186,6 +186,16 @@ def test_chips_and_frames_travel_to_a_worker_exactly(inputs, tmp_path):
         np.testing.assert_array_equal(chip.wcs.wcs.crval, w.chip.wcs.wcs.crval)
 
 
+def test_the_mosaic_tasks_chips_travel_without_their_header(inputs):
+    """The SCI header copy (no task reads it) is half of a pickled chip; everything else travels."""
+    md = gpudriz.Multidrizzle(input=str(inputs / "*_flt.fits"), workdir=inputs, **PARS).build()
+    w = md.chips[0]
+    full, light = w.task_input(), w.task_input(header=False)
+    assert len(light.chip.header) == 0 and len(full.chip.header) > 0 and len(w.chip.header) > 0
+    assert light.chip.wcs is w.chip.wcs and light.chip.shape == w.chip.shape and light.chip.path == w.chip.path
+    assert len(pickle.dumps(light)) < 0.75 * len(pickle.dumps(full))
+
+
 def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path):
     serial = _run(inputs, tmp_path / "serial", tile_size=TILE)
     parallel = _run(inputs, tmp_path / "parallel", tile_size=TILE, workers=2)
