@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from gpudriz.backend.arrays import to_host, to_xp
-from gpudriz.pipeline.io import products, tile_products
+from gpudriz.pipeline.io import checks, products, tile_products
 from gpudriz.pipeline.state import PipelineError, by_exposure
 from gpudriz.pipeline.steps import mosaic_tasks as T
 from gpudriz.pipeline.steps.blot import BlotParams
@@ -131,8 +131,8 @@ def _static(g: _Stages, state):
     keys = [task_key(g.base, "static", _chip_key(w)[:2]) for w in md.chips]
     (g.records.folder / "static").mkdir(parents=True, exist_ok=True)
     paths = [g.records.folder / "static" / f"{n}_static.npy" for n in names]
-    results = g.run("static", names, keys, T.static_task,
-                    [(w.task_input(header=False), str(p)) for w, p in zip(md.chips, paths)], params, g.backend)  # fmt: skip
+    items = [(w.task_input(header=False), str(p)) for w, p in zip(md.chips, paths)]
+    results = g.run("static", names, keys, T.static_task, items, params, g.backend)
     xp = md.backend.xp
     # One mask file read at a time as the per-number masks are combined.
     md._static(masks=((w.key, to_xp(np.load(r["path"]), xp)) for w, r in zip(md.chips, results)))
@@ -157,9 +157,18 @@ def _sky(g: _Stages, state):
         chips = [w for group in groups for w in group]
         names = [f"{w.exposure.rootname}_sci{w.chip.extver}" for w in chips]
         keys = [task_key(g.base, "sky", _chip_key(w)[:2], _chip_key(w)[5]) for w in chips]
-        skies = iter(r["sky"] for r in g.run("sky", names, keys, T.sky_task, [(w.task_input(header=False),) for w in chips],
-                                             params, backend))  # fmt: skip
-        return [[next(skies) for _ in group] for group in groups]
+        results = iter(g.run("sky", names, keys, T.sky_task, [(w.task_input(header=False),) for w in chips],
+                             params, backend))  # fmt: skip
+        skies = []
+        for group in groups:
+            found = [next(results) for _ in group]
+            # The tasks found the chips without data (the build did not read the pixels).
+            reasons = [r.get("empty") for r in found]
+            for w, why in zip(group, reasons):
+                w.empty = why is not None
+            checks.warn_empty(group[0].exposure.path, [w.chip.name for w in group], reasons)
+            skies.append([r["sky"] for r in found])
+        return skies
 
     md._skysub(measure=measure)
 
@@ -246,7 +255,9 @@ def _driz_cr(g: _Stages, state):
             if w.blot_path is None:
                 raise PipelineError("driz_cr: there are no blotted images; run the blot step.")
     names = [grp[0].exposure.rootname for grp in groups]
-    keys = [task_key(g.base, "driz_cr", [_chip_key(w) for w in grp], [state.get("blot_keys", {}).get(id(w)) for w in grp]) for grp in groups]
+    blot_keys = state.get("blot_keys", {})
+    keys = [task_key(g.base, "driz_cr", [_chip_key(w) for w in grp], [blot_keys.get(id(w)) for w in grp])
+            for grp in groups]  # fmt: skip
     items = [([w.task_input(header=False) for w in grp], [{"blot": w.blot_path, "var": w.median_var_path} for w in grp])
              for grp in groups]  # fmt: skip
     results = g.run("driz_cr", names, keys, T.driz_cr_task, items, DrizCrParams.from_pars(md.pars), g.backend,

@@ -53,7 +53,7 @@ class Initialized:
     final_frame: OutputFrame
 
 
-def initialize(pars, workdir: Path) -> Initialized:
+def initialize(pars, workdir: Path, *, find_empty: bool = True) -> Initialized:
     """Read the inputs, apply the distortion model and shifts, and compute the output frames.
 
     Parameters
@@ -61,6 +61,12 @@ def initialize(pars, workdir: Path) -> Initialized:
     pars : gpudriz.pipeline.config.parameters.Parameters
     workdir : Path
         Folder of relative names.
+    find_empty : bool
+        Read every chip's pixels here to find those without data
+        (:func:`gpudriz.pipeline.io.checks.empty_chips`).  The mosaic mode
+        leaves it to its sky tasks, which read the chips on the workers:
+        one process reading every pixel of a thousand exposures before any
+        work would be the run's slowest part.
 
     Raises
     ------
@@ -77,7 +83,7 @@ def initialize(pars, workdir: Path) -> Initialized:
     checks.check_chip_shapes(exposures)
     checks.check_wcs(exposures)
     checks.check_ivms(exposures, inputs.ivm)
-    empty = checks.empty_chips(exposures)
+    empty = checks.empty_chips(exposures) if find_empty else set()
     chips = [
         ChipWork(chip=c, exposure=e, to_electrons=to_electrons(c), empty=(c.path, c.extver) in empty)
         for e in exposures for c in e.chips

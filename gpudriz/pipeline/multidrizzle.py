@@ -176,7 +176,7 @@ class Multidrizzle(ParameterEditing):
         if choice is None and p["backend"] != "auto":
             choice = p["backend"]
         self.backend = get_backend(choice)
-        init = initialize(p, self.workdir)
+        init = initialize(p, self.workdir, find_empty=not mosaic_mode(p, self._client))
         self.output, self.ivm, self.exposures, self.chips = init.output, init.ivm, init.exposures, init.chips
         self.separate_frame, self.final_frame = init.separate_frame, init.final_frame
         self._built = True

@@ -172,6 +172,30 @@ def test_all_zero_chip_is_reported_and_left_out_of_the_sky(tiny, caplog):
     assert sky["tiny0001_flt.fits", 2] == pytest.approx(sky["tiny0001_flt.fits", 1], rel=1e-6)
 
 
+def test_the_mosaic_modes_sky_tasks_find_the_chips_without_data(tiny, caplog):
+    """The mosaic mode's build reads no pixels; its sky tasks warn as the build does, and give the same skies."""
+    with fits.open(tiny / "in" / "tiny0001_flt.fits", mode="update") as h:
+        h["SCI", 2].data[:] = 0.0
+    with fits.open(tiny / "in" / "tiny0002_flt.fits", mode="update") as h:
+        h["SCI", 1].data[:] = np.nan
+        h["SCI", 2].data[:] = np.nan
+    steps = dict(driz_separate=False, median=False, blot=False, driz_cr=False, driz_combine=False)
+    serial = _md(tiny)
+    serial.run(**steps)
+    md = _md(tiny, tile_size=64)
+    caplog.clear()  # the serial run's own warnings
+    with caplog.at_level(logging.WARNING, logger="gpudriz"):
+        md.build()
+        assert "every pixel is 0" not in caplog.text and not any(w.empty for w in md.chips)
+        md.run(**steps)
+    text = caplog.text
+    assert "tiny0001_flt.fits[SCI,2]: every pixel is 0" in text
+    assert "tiny0002_flt.fits[SCI,1]: no finite pixel" in text and "every chip is all NaN" in text
+    assert [w.empty for w in md.chips] == [w.empty for w in serial.chips]
+    assert sum(w.empty for w in md.chips) == 3
+    assert [w.sky for w in md.chips] == [w.sky for w in serial.chips]
+
+
 # -- 7: a file cut at an HDU boundary --------------------------------------------------------
 
 

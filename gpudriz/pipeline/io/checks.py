@@ -17,7 +17,8 @@ from astropy.io import fits
 
 from gpudriz.pipeline.io.fits import InputError
 
-__all__ = ["check_rootnames", "check_chip_shapes", "check_wcs", "check_ivms", "empty_chips"]
+__all__ = ["check_rootnames", "check_chip_shapes", "check_wcs", "check_ivms", "empty_chips", "chip_emptiness",
+           "warn_empty", "NO_FINITE_PIXEL", "ALL_ZERO"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
 
@@ -154,6 +155,33 @@ def check_ivms(exposures, ivms) -> None:
                 )
 
 
+#: Why a chip has no data (:func:`chip_emptiness`), in the words of its warning.
+NO_FINITE_PIXEL = "no finite pixel (all NaN or infinite); the chip contributes nothing."
+ALL_ZERO = "every pixel is 0 (no data?); it is left out of its exposure's sky."
+
+
+def chip_emptiness(sci, xp=np) -> str | None:
+    """Why a chip whose science array is ``sci`` has no data (:data:`NO_FINITE_PIXEL`, :data:`ALL_ZERO`), or None.
+
+    Scaling by a positive number (to electrons) changes neither answer.
+    """
+    finite = xp.isfinite(sci)
+    if not bool(finite.any()):
+        return NO_FINITE_PIXEL
+    if not bool(xp.any(sci[finite])):
+        return ALL_ZERO
+    return None
+
+
+def warn_empty(exposure_path, chip_names, reasons) -> None:
+    """One warning per chip without data (``reasons``: :func:`chip_emptiness`'s), one more if all are NaN."""
+    for name, why in zip(chip_names, reasons):
+        if why is not None:
+            log.warning("%s: %s", name, why)
+    if reasons and all(why == NO_FINITE_PIXEL for why in reasons):
+        log.warning("'%s': every chip is all NaN; the exposure contributes nothing.", exposure_path)
+
+
 def empty_chips(exposures) -> set:
     """Chips with no data: every pixel non-finite, or every pixel zero; each logged as a warning.
 
@@ -162,7 +190,8 @@ def empty_chips(exposures) -> set:
     leaves such chips out of the minimum.  Their pixels are still drizzled
     (zero can be real data, e.g. a noiseless, sky-subtracted simulation);
     non-finite pixels never contribute anything.  Each chip's SCI is read
-    once, one at a time.
+    once, one at a time.  (The mosaic mode's sky tasks find them instead,
+    on the data they read: :func:`chip_emptiness`.)
 
     Returns
     -------
@@ -171,18 +200,7 @@ def empty_chips(exposures) -> set:
     """
     empty = set()
     for e in exposures:
-        n_nan = 0
-        for c in e.chips:
-            sci = c.read_sci()
-            finite = np.isfinite(sci)
-            if not finite.any():
-                n_nan += 1
-                empty.add((c.path, c.extver))
-                log.warning("%s: no finite pixel (all NaN or infinite); the chip contributes nothing.", c.name)
-            elif not np.any(sci[finite]):
-                empty.add((c.path, c.extver))
-                log.warning("%s: every pixel is 0 (no data?); it is left out of its exposure's sky.",
-                            c.name)  # fmt: skip
-        if e.chips and n_nan == len(e.chips):
-            log.warning("'%s': every chip is all NaN; the exposure contributes nothing.", e.path)
+        reasons = [chip_emptiness(c.read_sci()) for c in e.chips]
+        empty.update((c.path, c.extver) for c, why in zip(e.chips, reasons) if why is not None)
+        warn_empty(e.path, [c.name for c in e.chips], reasons)
     return empty

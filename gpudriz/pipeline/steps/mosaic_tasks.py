@@ -47,7 +47,7 @@ from gpudriz.pipeline.steps.driz_cr import DrizCrParams, driz_cr_chip
 from gpudriz.pipeline.steps.final import FinalParams, final_drizzle
 from gpudriz.pipeline.steps.median import MedianParams
 from gpudriz.pipeline.steps.separate import SeparateParams
-from gpudriz.pipeline.steps.sky import SkyParams, sky_chip
+from gpudriz.pipeline.steps.sky import SkyParams, measure_chip_sky
 from gpudriz.pipeline.steps.static import StaticParams, static_chip
 from gpudriz.pipeline.steps.tiles import Tile, chip_boxes, tile_frame, tile_product
 from gpudriz.pipeline.steps.windows import (
@@ -84,8 +84,9 @@ def static_task(chip: ChipInput, path, params: StaticParams, backend) -> dict:
 
 
 def sky_task(chip: ChipInput, params: SkyParams, backend) -> dict:
-    """One chip's measured sky (electrons per pixel)."""
-    return {"sky": float(sky_chip(chip, params, backend))}
+    """One chip's measured sky (electrons per pixel), and why it has no data (``empty``: None when it has)."""
+    value, why = measure_chip_sky(chip, params, backend)
+    return {"sky": float(value), "empty": why}
 
 
 def separate_task(chips: Sequence[ChipInput], exptime: float, frame: OutputFrame, params: SeparateParams,

@@ -29,12 +29,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from gpudriz.backend.validate import optional_limit, positive_number
+from gpudriz.pipeline.io.checks import chip_emptiness
 from gpudriz.pipeline.io.inputs import InputError
 from gpudriz.pipeline.state import ChipInput
 from gpudriz.pipeline.steps.chipdata import backend_of, good_mask, read_electrons
 from gpudriz.pipeline.steps.stats import clipped_stats
 
-__all__ = ["SKY_METHODS", "SKY_STATS", "SkyParams", "sky_chip", "user_chip_sky", "combine_skies",
+__all__ = ["SKY_METHODS", "SKY_STATS", "SkyParams", "sky_chip", "measure_chip_sky", "user_chip_sky", "combine_skies",
            "chip_sky", "exposure_sky", "global_sky", "user_sky"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
@@ -337,15 +338,29 @@ def sky_chip(chip: ChipInput, params: SkyParams, backend) -> float:
         :func:`chip_sky` of its good pixels; NaN for a chip without data
         (``chip.empty``): it has no say in its exposure's sky.
     """
+    return measure_chip_sky(chip, params, backend)[0]
+
+
+def measure_chip_sky(chip: ChipInput, params: SkyParams, backend) -> tuple[float, str | None]:
+    """:func:`sky_chip`'s value, and why the chip has no data (:func:`~gpudriz.pipeline.io.checks.chip_emptiness`).
+
+    The mosaic mode's sky tasks find the chips without data here, on the
+    pixels they read anyway (its build does not read them); the value is
+    NaN for those, as for a chip marked ``empty``.
+    """
     be = backend_of(backend)
     xp = be.xp
+    data = read_electrons(chip, xp)
+    why = chip_emptiness(data, xp)
+    if chip.empty or why is not None:
+        # A chip without data has no say in its exposure's sky.
+        return math.nan, why
     value = chip_sky(
-        read_electrons(chip, xp), xp=xp, backend=be, good=good_mask(chip, xp), skystat=params.skystat,
+        data, xp=xp, backend=be, good=good_mask(chip, xp), skystat=params.skystat,
         skywidth=params.skywidth, skylower=params.skylower, skyupper=params.skyupper,
         skyclip=params.skyclip, skylsigma=params.skylsigma, skyusigma=params.skyusigma,
     )  # fmt: skip
-    # A chip without data (gpudriz.pipeline.io.checks.empty_chips) has no say in its exposure's sky.
-    return math.nan if chip.empty else value
+    return value, None
 
 
 def user_chip_sky(chip: ChipInput, primary_header, keyword: str) -> float:
