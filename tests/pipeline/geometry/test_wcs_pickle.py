@@ -76,3 +76,22 @@ def test_lookup_tables_travel_with_the_wcs():
     back = from_exact_state(pickle.loads(pickle.dumps(exact_state(w))))
     np.testing.assert_array_equal(back.det2im1.data, table)
     np.testing.assert_array_max_ulp(_pixels(back), _pixels(w), maxulp=2)
+
+
+def test_chips_that_differ_only_in_their_exact_parameters_travel_as_one_byte_string():
+    """Reference pixel and value, matrix and SIP coefficients travel exactly beside the bytes: one string per kind
+    of WCS, unpickled once per process (a worker does not parse a header per chip, nor cache one WCS per chip)."""
+    a = _acs_hrc()
+    for name in ("cpdis1", "cpdis2", "det2im1", "det2im2"):
+        setattr(a, name, None)  # a WCS with lookup tables travels as astropy's pickle
+    b = a.deepcopy()
+    b.wcs.crpix += [3.25, -7.5]
+    b.wcs.crval += [1e-3, -2e-3]
+    b.wcs.cd = b.wcs.cd @ np.array([[np.cos(0.1), -np.sin(0.1)], [np.sin(0.1), np.cos(0.1)]])
+    b.sip.a[2, 0] *= 1.5
+    b.wcs.set()
+    state_a, state_b = exact_state(a), exact_state(b)
+    assert state_a[0] == state_b[0]
+    for w, state in ((a, state_a), (b, state_b)):
+        back = from_exact_state(pickle.loads(pickle.dumps(state)))
+        np.testing.assert_array_equal(_pixels(back), _pixels(w))
