@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from pathlib import Path
 
 import drizzle.utils
 import numpy as np
@@ -23,7 +22,7 @@ from astropy.wcs import WCS, DistortionLookupTable, FITSFixedWarning, Sip
 from gpudriz.fallback.pixmap import interpolate_pixmap
 from helpers import naive_pixmap as naive
 from helpers.paths import WCS_DIR
-from helpers.pixmaps import tan_wcs
+from helpers.pixmaps import dist_lookup_wcs, tan_wcs
 
 from gpudriz import pixmap_grid, pixmap_tables
 from gpudriz.pixmap import (
@@ -394,16 +393,8 @@ def test_check_recomputes_cells_where_interpolation_is_poor(caplog):
 
 
 def read_dist_lookup():
-    """astropy's test header with SIP, D2IM and NPOL tables (ACS/WFC-like: a 4096 px D2IM row,
-    65x33 NPOL tables every 64 px), as shipped in astropy's package."""
-    import astropy
-
-    path = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "dist_lookup.fits.gz"
-    if not path.exists():
-        pytest.skip(f"{path} is not in this astropy installation")
-    with fits.open(path) as hdul, warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        w = WCS(hdul[1].header, hdul)
+    """astropy's test header with SIP, D2IM and NPOL tables (:func:`helpers.pixmaps.dist_lookup_wcs`)."""
+    w = dist_lookup_wcs()
     assert w.det2im1 is not None and w.cpdis1 is not None and w.cpdis2 is not None
     return w
 

@@ -7,14 +7,13 @@ products equal the untiled ones only if those pixels are the whole map's, value 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from helpers.paths import WCS_DIR
-from helpers.pixmaps import tan_wcs
+from helpers.pixmaps import dist_lookup_wcs, tan_wcs
 
 from gpudriz.pixmap import calc_pixmap
 
@@ -32,15 +31,8 @@ def _hrc():
 
 
 def _dist_lookup():
-    """astropy's test header with SIP, D2IM and NPOL tables (ACS/WFC-like), as astropy ships it."""
-    import astropy
-
-    path = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "dist_lookup.fits.gz"
-    if not path.exists():
-        pytest.skip(f"{path} is not in this astropy installation")
-    with fits.open(path) as hdul, warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        w = WCS(hdul[1].header, hdul)
+    """astropy's test header with SIP, D2IM and NPOL tables (ACS/WFC-like) and a TAN frame around it."""
+    w = dist_lookup_wcs()
     ra, dec = w.pixel_to_world_values(255.5, 127.5)
     return w, tan_wcs((float(ra), float(dec)), (300.0, 200.0), 0.05 / 3600, -20.0), (256, 512)
 

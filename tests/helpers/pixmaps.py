@@ -1,7 +1,13 @@
 """Synthetic pixel maps and WCSs shared by the kernel and engine tests."""
 
+import warnings
+from pathlib import Path
+
+import astropy
 import numpy as np
-from astropy.wcs import WCS
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
 
 
 def distorted_pixmap(shape, angle_deg=17.0, shift=(20.0, 5.0), quad=(1e-3, 5e-4), scale=1.0):
@@ -25,3 +31,14 @@ def tan_wcs(crval=(10.0, 20.0), crpix=(50.0, 40.0), scale=0.1 / 3600, rot=0.0, s
     if shape is not None:
         w.pixel_shape = shape[::-1]
     return w
+
+
+def dist_lookup_wcs():
+    """astropy's test header with SIP, D2IM and NPOL tables (ACS/WFC-like: a 4096 px D2IM row,
+    65x33 NPOL tables every 64 px), as shipped in astropy's package; skips the test without it."""
+    path = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "dist_lookup.fits.gz"
+    if not path.exists():
+        pytest.skip(f"{path} is not in this astropy installation")
+    with fits.open(path) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(hdul[1].header, hdul)

@@ -153,12 +153,17 @@ def test_singular_cd_matrix_names_the_file(tiny):
         _md(tiny).build()
 
 
-def test_all_zero_chip_is_reported_and_left_out_of_the_sky(tiny, caplog):
+def _empty_three_chips(tiny):
+    """tiny0001's chip 2 all zero, both chips of tiny0002 all NaN."""
     with fits.open(tiny / "in" / "tiny0001_flt.fits", mode="update") as h:
         h["SCI", 2].data[:] = 0.0
     with fits.open(tiny / "in" / "tiny0002_flt.fits", mode="update") as h:
         h["SCI", 1].data[:] = np.nan
         h["SCI", 2].data[:] = np.nan
+
+
+def test_all_zero_chip_is_reported_and_left_out_of_the_sky(tiny, caplog):
+    _empty_three_chips(tiny)
     md = _md(tiny)
     with caplog.at_level(logging.WARNING, logger="gpudriz"):
         md.build()
@@ -174,11 +179,7 @@ def test_all_zero_chip_is_reported_and_left_out_of_the_sky(tiny, caplog):
 
 def test_the_mosaic_modes_sky_tasks_find_the_chips_without_data(tiny, caplog):
     """The mosaic mode's build reads no pixels; its sky tasks warn as the build does, and give the same skies."""
-    with fits.open(tiny / "in" / "tiny0001_flt.fits", mode="update") as h:
-        h["SCI", 2].data[:] = 0.0
-    with fits.open(tiny / "in" / "tiny0002_flt.fits", mode="update") as h:
-        h["SCI", 1].data[:] = np.nan
-        h["SCI", 2].data[:] = np.nan
+    _empty_three_chips(tiny)
     steps = dict(driz_separate=False, median=False, blot=False, driz_cr=False, driz_combine=False)
     serial = _md(tiny)
     serial.run(**steps)

@@ -8,8 +8,6 @@ last pixel), for several steps including 1 and sizes that are not multiples
 of the step: agreement to 1e-12 px, NaN pixels identical.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from gpudriz.fallback.pixmap import (
@@ -232,21 +230,13 @@ def test_parity_lookup_tables(ny, nx, step, npol_shared, with_d2im2):
 
 def test_calc_pixmap_with_tables_on_the_cuda_driver():
     """The whole fast path with lookup tables through the CUDA driver equals the CPU backend's."""
-    import warnings
-
-    import astropy
-    from astropy.io import fits
-    from astropy.wcs import WCS, FITSFixedWarning
+    from astropy.wcs import WCS
     from helpers.cuda_host import host_backend
+    from helpers.pixmaps import dist_lookup_wcs
 
     from gpudriz import calc_pixmap
 
-    path = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "dist_lookup.fits.gz"
-    if not path.exists():
-        pytest.skip(f"{path} is not in this astropy installation")
-    with fits.open(path) as hdul, warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        w = WCS(hdul[1].header, hdul)
+    w = dist_lookup_wcs()
     shape = (70, 90)
     w_to = WCS(naxis=2)
     w_to.wcs.ctype = ["RA---TAN", "DEC--TAN"]
