@@ -45,7 +45,8 @@ __all__ = ["exact_state", "from_exact_state", "ExactWCSPickle"]
 CACHE_SIZE = 1024
 
 #: Header cards holding the parameters :func:`exact_state` carries exactly (they get template values).
-_EXACT_CARD = re.compile(r"^(CRPIX\d|CRVAL\d|CDELT\d|PC\d_\d|CD\d_\d|LONPOLE|LATPOLE|A_\d+_\d+|B_\d+_\d+|AP_\d+_\d+|BP_\d+_\d+)$")
+_EXACT_CARD = re.compile(r"^(CRPIX\d|CRVAL\d|CDELT\d|PC\d_\d|CD\d_\d|LONPOLE|LATPOLE|A_\d+_\d+|B_\d+_\d+"
+                         r"|AP_\d+_\d+|BP_\d+_\d+)$")
 #: The template's values (the matrix is the identity, every other such card 0).
 _TEMPLATE_VALUES = {"CDELT1": 1.0, "CDELT2": 1.0, "LONPOLE": 180.0}
 

@@ -73,7 +73,7 @@ def test_tiles_from_parts_are_the_tiles_from_whole_chips(init, chip_input, pars,
 
 
 def test_a_part_found_too_small_falls_back_to_the_whole_chip(init, chip_input, pars, whole_chip_tiles, monkeypatch):
-    """Parts 3 pixels short of what lands, on every side: the pixels landing reach their edge, and the whole chip is used."""
+    """Parts 3 pixels short of what lands, on every side: what lands reaches their edge; the whole chip is used."""
     calls = {"short": 0}
 
     def short(chip, frame, origin, out_shape, margin):
