@@ -101,9 +101,12 @@ def _template_header(header: fits.Header) -> fits.Header:
     (3 ms each), nor keeps one WCS per chip of a mosaic in its cache.
     """
     for key in header:
-        if _EXACT_CARD.match(key):
-            i, j = (key[-3], key[-1]) if key[:2] in ("PC", "CD") and "_" in key else (None, None)
-            header[key] = _TEMPLATE_VALUES.get(key, 1.0 if i is not None and i == j else 0.0)
+        if not _EXACT_CARD.match(key):
+            continue
+        if key.startswith(("PC", "CD")) and "_" in key:  # PCi_j, CDi_j: the identity matrix
+            header[key] = 1.0 if key[-3] == key[-1] else 0.0
+        else:
+            header[key] = _TEMPLATE_VALUES.get(key, 0.0)
     return header
 
 

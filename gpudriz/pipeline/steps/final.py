@@ -20,8 +20,8 @@ import numpy as np
 from gpudriz.backend.arrays import to_host, to_xp
 from gpudriz.pipeline.geometry.outframe import OutputFrame
 from gpudriz.pipeline.io import products
-from gpudriz.pipeline.state import ChipInput
 from gpudriz.pipeline.io.instruments import part_slices
+from gpudriz.pipeline.state import ChipInput
 from gpudriz.pipeline.steps.chipdata import (
     backend_of,
     chip_part,
