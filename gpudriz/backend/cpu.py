@@ -175,10 +175,20 @@ def drizzle_add(
     return nmiss, nskip, int(row_bad.sum())
 
 
-#: Chunks of the moments pass and of the histogram pass: fixed (not the thread count), so the
-#: float64 sums are added in the same order, and the results are the same, on every machine.
+#: Chunks of the moments pass and (at most) of the histogram pass: fixed by the sample's size,
+#: never by the thread count, so the float64 sums are added in the same order, and the results
+#: are the same, on every machine.
 MOMENT_CHUNKS = 64
 HISTOGRAM_CHUNKS = 16
+#: Pixels per bin a histogram chunk holds at least: each chunk clears and adds its own
+#: ``nbins`` bins, which for a small sample cost far more than the pass (16 chunks of 65,536
+#: bins are 24 MB to clear and add for the 8,192 pixels of a 64 x 128 chip).
+HISTOGRAM_PIXELS_PER_BIN = 4
+
+
+def histogram_chunks(npix: int, nbins: int) -> int:
+    """Chunks of the histogram pass over ``npix`` values in ``nbins`` bins (1 to :data:`HISTOGRAM_CHUNKS`)."""
+    return max(1, min(HISTOGRAM_CHUNKS, npix // (HISTOGRAM_PIXELS_PER_BIN * nbins)))
 
 
 def _flat_sample(data, mask):
@@ -201,9 +211,10 @@ def sample_moments(data, mask, lower, upper, ref):
 def window_histogram(data, mask, lower, upper, lo, width, nbins, ref):
     """Per-bin count and sums of the sample in ``nbins`` bins of ``width`` from ``lo``."""
     flat, m, use = _flat_sample(data, mask)
-    counts = np.empty((HISTOGRAM_CHUNKS, nbins), dtype=np.int64)
-    sums = np.empty((HISTOGRAM_CHUNKS, nbins))
-    sumsq = np.empty((HISTOGRAM_CHUNKS, nbins))
+    chunks = histogram_chunks(flat.size, nbins)
+    counts = np.empty((chunks, nbins), dtype=np.int64)
+    sums = np.empty((chunks, nbins))
+    sumsq = np.empty((chunks, nbins))
     fallback_stats.window_histogram(flat, m, use, float(lower), float(upper), float(lo), float(width), float(ref),
                              counts, sums, sumsq)
     return counts.sum(axis=0), sums.sum(axis=0), sumsq.sum(axis=0)

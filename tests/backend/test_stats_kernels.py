@@ -83,3 +83,19 @@ def test_results_do_not_depend_on_thread_count():
     finally:
         numba.set_num_threads(before)
     assert one == many
+
+
+def test_histogram_chunks_follow_the_sample_size():
+    """A small sample in many bins is one chunk (its bins, not its pixels, would cost); a large one is many."""
+    assert cpu.histogram_chunks(64 * 128, 1 << 16) == 1
+    assert cpu.histogram_chunks(0, 7) == 1
+    assert cpu.histogram_chunks(2048 * 4096, 1 << 16) == cpu.HISTOGRAM_CHUNKS
+    assert cpu.histogram_chunks(3 * cpu.HISTOGRAM_PIXELS_PER_BIN * 1000, 1000) == 3
+
+
+
+def test_naive_comparisons_cover_one_and_many_chunks():
+    """``test_histogram_against_naive`` runs the pass cut into one chunk (1,000 bins) and into many."""
+    npix = chip()[0].size
+    assert cpu.histogram_chunks(npix, 1000) == 1
+    assert cpu.histogram_chunks(npix, 7) == cpu.HISTOGRAM_CHUNKS
