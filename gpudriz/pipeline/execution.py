@@ -21,6 +21,7 @@ import pickle
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import dask
 import distributed
@@ -30,7 +31,7 @@ from gpudriz.backend.cpu_threads import limit_threads
 from gpudriz.backend.memory import available_memory
 from gpudriz.pipeline.state import PipelineError
 
-__all__ = ["Execution", "worker_specs", "machine_cores", "cores_per_worker", "task_threads", "run_batch",
+__all__ = ["Execution", "ExecutionStart", "worker_specs", "machine_cores", "cores_per_worker", "task_threads", "run_batch",
            "batch_bounds", "cluster_help", "release_freed_memory"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
@@ -286,15 +287,17 @@ class Execution:
         shared = self.client.scatter(list(common), broadcast=True, hash=False) if common else []
         threads = self.host_threads()
         bounds = batch_bounds(len(items), sum(threads.values()))
-        batches = [[pickle.dumps(it, protocol=pickle.HIGHEST_PROTOCOL) for it in items[a:b]]
-                   for a, b in zip(bounds[:-1], bounds[1:])]  # fmt: skip
         token = uuid.uuid4().hex[:8]  # re-runs of a stage must not clash with earlier keys
-        keys = [f"{stage}-{i}-{token}" for i in range(len(batches))]
-        futures = self.client.map(run_batch, batches, *[[x] * len(batches) for x in (fn, threads, *shared)],
-                                  key=keys, pure=False)  # fmt: skip
-        index = {f.key: i for i, f in enumerate(futures)}
+        futures = []
         results = [None] * len(items)
         try:
+            # Each batch goes as soon as it is pickled: the workers start on the first while the
+            # next are pickled (a chip's first pickling, its WCS template, takes ~2 ms).
+            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+                batch = [pickle.dumps(it, protocol=pickle.HIGHEST_PROTOCOL) for it in items[a:b]]
+                futures.append(self.client.submit(run_batch, batch, fn, threads, *shared,
+                                                  key=f"{stage}-{i}-{token}", pure=False))  # fmt: skip
+            index = {f.key: i for i, f in enumerate(futures)}
             for future, result in distributed.as_completed(futures, with_results=True):
                 a = bounds[index[future.key]]
                 results[a : a + len(result)] = result
@@ -324,3 +327,52 @@ class Execution:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class ExecutionStart:
+    """:meth:`Execution.open` under way in a background thread.
+
+    The mosaic mode's :meth:`~gpudriz.Multidrizzle.build` starts a local
+    cluster this way, so that its workers spawn and import while this process
+    reads the inputs' headers (one core of this process's machine is idle
+    then).  :meth:`take` hands the execution over; :meth:`discard` closes it
+    when it will not be used.
+
+    Parameters
+    ----------
+    **options
+        :meth:`Execution.open`'s keyword arguments.
+    """
+
+    def __init__(self, **options):
+        self.options = options
+        self._taken = False
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpudriz-cluster-start")
+        self._future = pool.submit(Execution.open, **options)
+        pool.shutdown(wait=False)  # the thread ends with the open
+
+    def take(self, **options) -> Execution | None:
+        """The execution, once open, if it was started with these ``options``; else None (it is closed).
+
+        Raises
+        ------
+        PipelineError
+            The start failed (its own error: arguments in conflict, a cluster that did not start).
+        """
+        if options != self.options:
+            self.discard()
+            return None
+        self._taken = True
+        return self._future.result()
+
+    def discard(self) -> None:
+        """Close the execution once it is open, unless :meth:`take` handed it over."""
+        if self._taken:
+            return
+        self._taken = True
+        try:
+            execution = self._future.result()
+        except Exception as exc:  # nobody will use it: its failure to start is not this caller's error
+            log.debug("an unused cluster start failed: %s", exc)
+            return
+        execution.close()

@@ -38,7 +38,7 @@ import numpy as np
 from gpudriz.backend import get_backend
 from gpudriz.pipeline.config import parameters as P
 from gpudriz.pipeline.editing import ParameterEditing
-from gpudriz.pipeline.execution import Execution
+from gpudriz.pipeline.execution import Execution, ExecutionStart
 from gpudriz.pipeline.geometry.outframe import OutputFrame
 from gpudriz.pipeline.graph import mosaic_mode, run_graph
 from gpudriz.pipeline.initialization import apply_mdriztab, initialize
@@ -146,6 +146,7 @@ class Multidrizzle(ParameterEditing):
         self.intermediates: list[Path] = []
         self.ivm = []
         self._built = False
+        self._cluster_start = None  # a local cluster starting while build() reads (ExecutionStart)
         #: What the steps produced that later steps read (gpudriz.pipeline.state.RunState).
         self.state = RunState()
         #: The MDRIZTAB row applied (gpudriz.pipeline.config.mdriztab.MdriztabSelection), or None.
@@ -176,7 +177,14 @@ class Multidrizzle(ParameterEditing):
         if choice is None and p["backend"] != "auto":
             choice = p["backend"]
         self.backend = get_backend(choice)
-        init = initialize(p, self.workdir, find_empty=not mosaic_mode(p, self._client))
+        self._discard_cluster_start()
+        if p["workers"] and mosaic_mode(p, self._client):  # its workers start while the inputs are read
+            self._cluster_start = ExecutionStart(**self._execution_options())
+        try:
+            init = initialize(p, self.workdir, find_empty=not mosaic_mode(p, self._client))
+        except BaseException:
+            self._discard_cluster_start()
+            raise
         self.output, self.ivm, self.exposures, self.chips = init.output, init.ivm, init.exposures, init.chips
         self.separate_frame, self.final_frame = init.separate_frame, init.final_frame
         self._built = True
@@ -218,27 +226,45 @@ class Multidrizzle(ParameterEditing):
         # The mosaic mode's separate, median and blot tasks hold windows and tiles, each
         # checked by its task; the final drizzle and the per-chip steps are checked here.
         checked = dict(todo, driz_separate=False, median=False, blot=False) if mosaic else todo
-        check_run(RunSize(
-            chip_shapes=tuple(w.chip.shape for w in self.chips), chip_keys=tuple(w.key for w in self.chips),
-            n_exposures=len(self.exposures), separate_shape=tuple(self.separate_frame.shape),
-            final_shape=tuple(self.final_frame.shape), driz_cr_corr=bool(p["driz_cr_corr"]),
-            context=bool(p["context"]), tile_size=p["tile_size"],
-        ), checked)  # fmt: skip
         try:
+            check_run(RunSize(
+                chip_shapes=tuple(w.chip.shape for w in self.chips), chip_keys=tuple(w.key for w in self.chips),
+                n_exposures=len(self.exposures), separate_shape=tuple(self.separate_frame.shape),
+                final_shape=tuple(self.final_frame.shape), driz_cr_corr=bool(p["driz_cr_corr"]),
+                context=bool(p["context"]), tile_size=p["tile_size"],
+            ), checked)  # fmt: skip
             lock = FolderLock(self.workdir)
             lock.__enter__()
-        except FolderBusyError as exc:
-            raise PipelineError(str(exc)) from None
+        except BaseException as exc:
+            self._discard_cluster_start()  # no run: the cluster build() started is not needed
+            if isinstance(exc, FolderBusyError):
+                raise PipelineError(str(exc)) from None
+            raise
         try:
             # Under the lock no other run writes here: temporaries found are a killed run's.
             remove_stale_temporaries(self.workdir)
             if not mosaic:
+                self._discard_cluster_start()  # the parameters changed since build()
                 return self._run_steps(todo)
-            with Execution.open(workers=p["workers"], scheduler=p["scheduler"], client=self._client,
-                                backend=self.backend.name) as execution:  # fmt: skip
+            with self._open_execution() as execution:
                 return self._run_steps(todo, execution)
         finally:
+            self._discard_cluster_start()
             lock.__exit__(None, None, None)
+
+    def _execution_options(self) -> dict:
+        p = self.pars
+        return dict(workers=p["workers"], scheduler=p["scheduler"], client=self._client, backend=self.backend.name)
+
+    def _open_execution(self) -> Execution:
+        """Where the mosaic mode's tasks run: the cluster build() started, if the parameters still ask for it."""
+        start, self._cluster_start = self._cluster_start, None
+        return (start and start.take(**self._execution_options())) or Execution.open(**self._execution_options())
+
+    def _discard_cluster_start(self):
+        start, self._cluster_start = self._cluster_start, None
+        if start is not None:
+            start.discard()
 
     def _run_steps(self, todo, execution=None):
         """The enabled steps in order, then the runfile (the folder is locked by :meth:`run`).
