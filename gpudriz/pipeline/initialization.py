@@ -74,7 +74,8 @@ def initialize(pars, workdir: Path, *, find_empty: bool = True) -> Initialized:
         For inputs that cannot be used, or parameters they do not allow.
     """
     p = pars
-    inputs = resolve_inputs(p["input"], output=p["output"], cwd=workdir)
+    # read_exposure opens and checks each exposure: an @file's are not opened twice.
+    inputs = resolve_inputs(p["input"], output=p["output"], cwd=workdir, check_listed=False)
     overrides = {k: p[k] for k in _OVERRIDES if p[k] is not None}
     exposures = [read_exposure(path, group=p["group"], overrides=overrides, bits=p["bits"])
                  for path in inputs.exposures]  # fmt: skip

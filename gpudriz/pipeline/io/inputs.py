@@ -266,8 +266,8 @@ def _resolve_item(item: str, base: Path) -> tuple[list[Path], str, Path | None]:
     return [path], file_rootname(path), None
 
 
-def _read_list_file(listfile: Path, base: Path) -> tuple[list[Path], list[Path | None]]:
-    """Exposures and IVMs named by an ``@file``.
+def _read_list_file(listfile: Path, base: Path, check: bool = True) -> tuple[list[Path], list[Path | None]]:
+    """Exposures and IVMs named by an ``@file`` (the exposures opened and checked when ``check``).
 
     A relative name is looked up beside the list first, then in ``base``
     (the working folder), so lists written either way work.
@@ -302,7 +302,8 @@ def _read_list_file(listfile: Path, base: Path) -> tuple[list[Path], list[Path |
                 f"input list '{listfile}' line {number} names association table '{fields[0]}'; "
                 "list lines name exposures."
             )
-        _check_fits(exposure, "exposure")
+        if check:
+            _check_fits(exposure, "exposure")
         ivm = None
         if len(fields) == 2:
             ivm = locate(fields[1])
@@ -327,7 +328,7 @@ def _check_duplicates(paths, what: str) -> None:
         seen[key] = p
 
 
-def resolve_inputs(input, *, output=None, cwd=None) -> InputSet:
+def resolve_inputs(input, *, output=None, cwd=None, check_listed=True) -> InputSet:
     """Resolve MultiDrizzle's ``input`` parameter into exposure files.
 
     ``input`` takes any form of the manual (section 1.4, "input"):
@@ -366,6 +367,12 @@ def resolve_inputs(input, *, output=None, cwd=None) -> InputSet:
         Rootname of the drizzled products.
     cwd : str or os.PathLike, optional
         Folder for relative names; the current folder by default.
+    check_listed : bool, optional
+        Open every exposure an ``@file`` names to check that it is a whole
+        FITS file (True, the default).  The pipeline's initialization reads
+        each exposure next with the same checks (:func:`gpudriz.pipeline.io.fits.open_fits`)
+        and passes False: opening a thousand files twice was a fifth of a
+        mosaic's build.
 
     Returns
     -------
@@ -407,7 +414,7 @@ def resolve_inputs(input, *, output=None, cwd=None) -> InputSet:
         listname = items[0][1:].strip()
         if not listname:
             raise InputError("'input' '@' must be followed by the name of a list file.")
-        exposures, ivms = _read_list_file(_absolute(listname, base), base)
+        exposures, ivms = _read_list_file(_absolute(listname, base), base, check_listed)
     else:
         for item in items:
             if item.startswith("@"):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+import gpudriz
+from gpudriz.demo.tiny_inputs import write_tiny_exposures
 from gpudriz.pipeline.io.inputs import (
     DEFAULT_OUTPUT,
     InputError,
@@ -324,6 +326,27 @@ def test_at_file_missing_exposure(field):
     with pytest.raises(InputError) as e:
         resolve_inputs("@list.txt", cwd=field)
     _error(e, "nothere_flt.fits", "line 2")
+
+
+def test_at_file_corrupt_exposure(field):
+    """Checked here by default; with check_listed=False left to the reader (the pipeline's initialization)."""
+    (field / "bad_flt.fits").write_text("not fits")
+    (field / "list.txt").write_text("j8cw03a1q_flt.fits\nbad_flt.fits\n")
+    with pytest.raises(InputError) as e:
+        resolve_inputs("@list.txt", cwd=field)
+    _error(e, field / "bad_flt.fits", "exposure", "not a readable FITS file")
+    s = resolve_inputs("@list.txt", cwd=field, check_listed=False)
+    assert s.exposures == [field / "j8cw03a1q_flt.fits", field / "bad_flt.fits"]
+
+
+def test_the_pipeline_reports_a_corrupt_listed_exposure(tmp_path):
+    """Opened once, by the build's reader: the same sentence as the list's own check."""
+    names = [p.name for p in write_tiny_exposures(tmp_path, 2, shape=(24, 40), seed=1)]
+    (tmp_path / "bad_flt.fits").write_bytes((tmp_path / names[1]).read_bytes()[:5000])
+    (tmp_path / "list.txt").write_text(f"{names[0]}\nbad_flt.fits\n")
+    with pytest.raises(InputError) as e:
+        gpudriz.Multidrizzle(input="@list.txt", workdir=tmp_path, backend="cpu").build()
+    _error(e, tmp_path / "bad_flt.fits", "exposure", "truncated or corrupt")
 
 
 def test_at_file_corrupt_ivm(field):
