@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import logging
 import os
 import pickle
@@ -248,6 +249,9 @@ class Execution:
             cluster = distributed.SpecCluster(workers=worker_specs(workers, backend, gpus, memory_budget),
                                               scheduler=scheduler_spec, silence_logs=logging.WARNING)  # fmt: skip
         c = distributed.Client(cluster)
+        # Each worker imports the package now, not in its first task: a stage's first batches waited
+        # ~1 s for it where the workers' main module had not imported it (python -c, notebooks).
+        c.run(importlib.import_module, "gpudriz")
         link = c.dashboard_link
         where = f"dashboard {link}" if link else "no dashboard: bokeh is not installed"
         description = f"a local Dask cluster of {workers} workers ({where})"

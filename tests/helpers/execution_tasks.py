@@ -1,6 +1,7 @@
 """Top-level task functions for tests/pipeline/test_execution.py (importable by Dask workers)."""
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +38,8 @@ def numba_threads(item):
 
 def environment(item, name):
     return os.environ.get(name)
+
+
+def imported(name):
+    """Whether module ``name`` is imported in this process."""
+    return name in sys.modules
