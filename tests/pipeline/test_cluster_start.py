@@ -8,6 +8,7 @@ starting Dask workers (``tests/pipeline/test_graph.py`` runs real ones).
 import threading
 
 import pytest
+from helpers import execution_tasks as t
 
 import gpudriz
 from gpudriz.demo.tiny_inputs import write_tiny_exposures
@@ -116,3 +117,9 @@ def test_a_busy_folder_closes_the_cluster_it_started(inputs, tmp_path, recorded)
     with FolderLock(tmp_path / "out"), pytest.raises(PipelineError):
         md.run()
     assert len(recorded) == 1 and recorded[0].closed == 1
+
+
+def test_local_workers_import_the_package_before_their_first_task():
+    """A real cluster (this module's only one): its workers have imported gpudriz when it opens."""
+    with Execution.open(workers=1, memory_budget=2**30, progress=False) as ex:
+        assert list(ex.client.run(t.imported, "gpudriz").values()) == [True]

@@ -97,11 +97,6 @@ def test_a_stage_of_many_tasks_goes_in_batches(local):
     assert local.map("b", t.work, range(100), 0.5) == [t.work(i, 0.5) for i in range(100)]
 
 
-def test_local_workers_import_the_package_before_their_first_task():
-    with Execution.open(workers=1, memory_budget=2**30, progress=False) as ex:
-        assert list(ex.client.run(t.imported, "gpudriz").values()) == [True]
-
-
 def test_workers_share_the_cores(local):
     # Each task limits its kernels to its worker's share, whatever Numba read at import.
     assert set(local.map("n", t.numba_threads, range(4))) == {cores_per_worker(2)}
