@@ -41,7 +41,7 @@ from gpudriz.pipeline.io.amplifiers import (
     amp_regions,
     regions_generic,
 )
-from gpudriz.pipeline.io.fits import InputError, open_fits, reason
+from gpudriz.pipeline.io.fits import InputError, is_compressed, open_fits, reason
 from gpudriz.pipeline.io.headers import (
     DEFAULT_CRBIT,
     OVERRIDE_KEYS,
@@ -57,6 +57,7 @@ from gpudriz.pipeline.io.headers import (
     parse_overrides,
 )
 from gpudriz.pipeline.io.inputs import file_rootname
+from gpudriz.pipeline.io.planes import PlaneLayout, file_stamp, plane_layout, read_plane_at
 from gpudriz.pixmap import pixel_scale
 
 __all__ = [
@@ -122,6 +123,9 @@ class Chip(ExactWCSPickle):
         A copy of the ``SCI`` extension header.
     err_ext, dq_ext : int or None
         HDU indices of the ``ERR`` and ``DQ`` extensions.
+    layouts : dict
+        HDU index -> :class:`~gpudriz.pipeline.io.planes.PlaneLayout` of the planes
+        that are read without parsing the file's headers again (none: astropy reads).
     """
 
     path: Path
@@ -145,6 +149,7 @@ class Chip(ExactWCSPickle):
     header: fits.Header = field(default_factory=fits.Header, repr=False)
     err_ext: int | None = None
     dq_ext: int | None = None
+    layouts: dict[int, PlaneLayout] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -157,7 +162,7 @@ class Chip(ExactWCSPickle):
         ``part`` ``(x0, y0, nx, ny)``: only those pixels, read from the file
         without the rest (so for every ``read_*``).
         """
-        return _read_plane(self.path, self.sci_ext, "SCI", self.extver, self.shape, np.float32, part)
+        return _read_plane(self, self.sci_ext, "SCI", np.float32, part)
 
     def read_err(self, part=None) -> np.ndarray:
         """The error array as float32 ``(ny, nx)``.
@@ -169,13 +174,13 @@ class Chip(ExactWCSPickle):
         """
         if not self.has_err:
             raise InputError(f"'{self.path}' has no ERR extension for chip SCI,{self.extver}.")
-        return _read_plane(self.path, self.err_ext, "ERR", self.extver, self.shape, np.float32, part)
+        return _read_plane(self, self.err_ext, "ERR", np.float32, part)
 
     def read_dq(self, part=None) -> np.ndarray:
         """The data-quality flags as uint32 ``(ny, nx)``; zeros (all good) without a DQ extension."""
         if not self.has_dq:
             return np.zeros(part_shape(self.shape, part), dtype=np.uint32)
-        return _dq_flags(_read_plane(self.path, self.dq_ext, "DQ", self.extver, self.shape, None, part), self)
+        return _dq_flags(_read_plane(self, self.dq_ext, "DQ", None, part), self)
 
     def gain_map(self) -> np.ndarray:
         """Gain (e-/count) of every pixel, float32 ``(ny, nx)``, by amplifier region."""
@@ -270,13 +275,20 @@ def read_part(hdu, part) -> np.ndarray:
     return hdu.section[rows, :][:, cols]
 
 
-def _read_plane(path, index, extname, extver, shape, dtype=None, part=None) -> np.ndarray:
-    """Read one extension's array (as ``dtype`` when given), never writing to the file.
+def _read_plane(chip: Chip, index, extname, dtype=None, part=None) -> np.ndarray:
+    """Read one extension's array of ``chip``'s file (as ``dtype`` when given), never writing to the file.
 
-    The array read from disk is handed over (converted only when its type
-    differs), so the caller owns it and the file is closed on return.
+    The caller owns the array returned; the file is closed on return.  Where
+    the build recorded the plane's layout and the file is unchanged, its bytes
+    are read directly (:mod:`gpudriz.pipeline.io.planes`); else astropy reads it.
     ``part`` ``(x0, y0, nx, ny)``: only those pixels (:func:`read_part`).
     """
+    path, extver, shape = chip.path, chip.extver, chip.shape
+    layout = chip.layouts.get(index)
+    if layout is not None and layout.shape == tuple(shape):
+        stored = read_plane_at(path, layout, *_whole_slices(shape, part))
+        if stored is not None:
+            return stored.astype(dtype if dtype is not None else stored.dtype.newbyteorder("="))
     label = f"{extname},{extver}"
     try:
         with fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True) as hdul:
@@ -297,6 +309,11 @@ def _read_plane(path, index, extname, extver, shape, dtype=None, part=None) -> n
         got = None if data is None else data.shape
         raise InputError(f"'{path}' {label} has shape {got}; expected {tuple(shape)}.")
     return np.asarray(data, dtype=dtype)
+
+
+def _whole_slices(shape, part) -> tuple[slice, slice]:
+    """:func:`part_slices` with explicit starts and stops (the whole image when ``part`` is None)."""
+    return part_slices((0, 0, shape[1], shape[0]) if part is None else part)
 
 
 def _dq_flags(data: np.ndarray, chip: Chip) -> np.ndarray:
@@ -402,6 +419,7 @@ def read_exposure(path, *, group=None, overrides=None, bits=0) -> Exposure:
     good_bits = flag_bits(bits, "bits")
     crbit = opts.get("crbit", DEFAULT_CRBIT)
     with open_fits(path, "exposure") as hdul:
+        stamp, compressed = file_stamp(path), is_compressed(path)
         primary = hdul[0].header.copy()
         instrument = keyword_text(primary, "INSTRUME")
         detector = keyword_text(primary, "DETECTOR")
@@ -431,6 +449,8 @@ def read_exposure(path, *, group=None, overrides=None, bits=0) -> Exposure:
                 has_err=err_ext is not None, has_dq=dq_ext is not None, crbit=crbit, good_bits=good_bits,
                 mdrizsky=finite_or_none(mdrizsky),
                 header=sci, err_ext=err_ext, dq_ext=dq_ext,
+                layouts={i: lay for i in (index, err_ext, dq_ext) if i is not None
+                         and (lay := plane_layout(hdul[i], stamp, compressed)) is not None},
             ))  # fmt: skip
     rootname = str(primary.get("ROOTNAME", "") or "").strip().lower() or file_rootname(path)
     return Exposure(path=path, rootname=rootname, instrument=instrument, detector=detector,
