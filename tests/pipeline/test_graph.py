@@ -154,6 +154,17 @@ def test_a_changed_input_file_reruns_its_tasks(inputs, tmp_path):
     assert again.task_counts["separate"][0] >= 1 and again.task_counts["static"][0] == 2
 
 
+def test_every_file_written_passes_fits_verification(inputs, tmp_path):
+    """Intermediates are written without astropy's card check (their headers are made here): still valid FITS."""
+    md = _run(inputs, tmp_path / "out", tile_size=TILE)
+    written = sorted((tmp_path / "out").rglob("*.fits"))
+    assert any("_blt" in p.name for p in written) and any("single" in p.name for p in written)
+    for path in written:
+        with fits.open(path) as hdul:
+            hdul.verify("exception")
+    assert md.products
+
+
 def test_workinplace_is_refused_in_the_mosaic_mode(inputs, tmp_path):
     with pytest.raises(PipelineError, match="workinplace=yes is not available in the mosaic mode"):
         _run(inputs, tmp_path / "run", tile_size=TILE, workinplace=True)

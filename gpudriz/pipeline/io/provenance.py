@@ -18,6 +18,7 @@ nothing else.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -90,6 +91,7 @@ def header_text(text) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in escaped)
 
 
+@functools.cache  # the installed metadata is looked up once: ~1 ms, paid by every file written
 def software_version() -> str:
     """gpudriz's version, as ``gpudriz.__version__`` reads it (installed metadata)."""
     try:
