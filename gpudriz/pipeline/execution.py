@@ -32,8 +32,8 @@ from gpudriz.backend.cpu_threads import limit_threads
 from gpudriz.backend.memory import available_memory
 from gpudriz.pipeline.state import PipelineError
 
-__all__ = ["Execution", "ExecutionStart", "worker_specs", "machine_cores", "cores_per_worker", "task_threads", "run_batch",
-           "batch_bounds", "cluster_help", "release_freed_memory"]  # fmt: skip
+__all__ = ["Execution", "ExecutionStart", "worker_specs", "machine_cores", "cores_per_worker", "task_threads",
+           "run_batch", "batch_bounds", "cluster_help", "release_freed_memory"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
 
