@@ -9,9 +9,9 @@ import threading
 
 import pytest
 from helpers import execution_tasks as t
+from helpers.tiny_runs import tiny_folder, tiny_multidrizzle
 
 import gpudriz
-from gpudriz.demo.tiny_inputs import write_tiny_exposures
 from gpudriz.pipeline import execution
 from gpudriz.pipeline.execution import Execution, ExecutionStart
 from gpudriz.pipeline.state import PipelineError
@@ -44,14 +44,11 @@ def recorded(monkeypatch):
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("start_in")
-    write_tiny_exposures(folder, 2, shape=(24, 40), seed=5)
-    return folder
+    return tiny_folder(tmp_path_factory, "start_in", 2, seed=5)
 
 
 def _md(inputs, folder, **pars):
-    folder.mkdir(parents=True, exist_ok=True)
-    return gpudriz.Multidrizzle(input=str(inputs / "*_flt.fits"), workdir=folder, **{**PARS, **pars})
+    return tiny_multidrizzle(inputs, folder, {**PARS, **pars})
 
 
 def test_take_hands_over_what_was_opened_with_the_same_options(recorded):

@@ -20,6 +20,7 @@ import numpy as np
 import psutil
 import pytest
 from astropy.io import fits
+from helpers.tiny_runs import tiny_folder, tiny_multidrizzle
 
 import gpudriz
 from gpudriz.demo.tiny_inputs import write_tiny_exposures
@@ -34,14 +35,11 @@ PARS = dict(backend="cpu", rdnoise=5.0)
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_in")
-    write_tiny_exposures(folder, 6, shape=(24, 40), seed=3)
-    return folder
+    return tiny_folder(tmp_path_factory, "tiny_in", 6, seed=3)
 
 
 def _run(inputs, folder, **pars):
-    folder.mkdir(parents=True, exist_ok=True)
-    md = gpudriz.Multidrizzle(input=str(inputs / "*_flt.fits"), workdir=folder, **{**PARS, **pars})
+    md = tiny_multidrizzle(inputs, folder, {**PARS, **pars})
     md.run()
     return md
 
