@@ -58,6 +58,7 @@ from gpudriz.pipeline.io.headers import (
 )
 from gpudriz.pipeline.io.inputs import file_rootname
 from gpudriz.pipeline.io.planes import PlaneLayout, file_stamp, plane_layout, read_plane_at
+from gpudriz.pipeline.io.sections import section_box
 from gpudriz.pixmap import pixel_scale
 
 __all__ = [
@@ -266,13 +267,11 @@ def part_slices(part) -> tuple[slice, slice]:
 def read_part(hdu, part) -> np.ndarray:
     """The pixels of ``part`` ``(x0, y0, nx, ny)`` (everything when None) of an image HDU, without the rest.
 
-    The rows the part spans are read at once (contiguous in the file; astropy
-    reads a section narrower than the image row by row), then cut to its columns.
+    Only the rows the part spans are read (:func:`gpudriz.pipeline.io.sections.section_box`).
     """
     if part is None:
         return hdu.data
-    rows, cols = part_slices(part)
-    return hdu.section[rows, :][:, cols]
+    return section_box(hdu, *part_slices(part))
 
 
 def _read_plane(chip: Chip, index, extname, dtype=None, part=None) -> np.ndarray:

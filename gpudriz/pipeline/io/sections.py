@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["read_rows", "stack_rows", "read_box", "WHOLE_ROWS_BYTES"]
+__all__ = ["read_rows", "stack_rows", "read_box", "section_box", "WHOLE_ROWS_BYTES"]
 
-#: Bytes per row beyond a box that :func:`read_box` still reads, to read its rows at once: astropy
+#: Bytes per row beyond a box that :func:`section_box` still reads, to read its rows at once: astropy
 #: reads a section narrower than the image row by row (~10 us a row, the time of copying ~32 KB).
 WHOLE_ROWS_BYTES = 32768
 
@@ -57,16 +57,23 @@ def stack_rows(paths, r0: int, r1: int, *, ext=0) -> np.ndarray:
     return out
 
 
+def section_box(hdu, rows: slice, cols: slice) -> np.ndarray:
+    """Pixels ``[rows, cols]`` (slices with start and stop) of an open image HDU, reading only their rows.
+
+    The rows are read at once (contiguous in the file), then cut to the
+    columns, unless that reads more than :data:`WHOLE_ROWS_BYTES` a row beyond
+    the box; then astropy reads the box row by row.  A view: copy it to own it.
+    """
+    spare = (hdu.header["NAXIS1"] - (cols.stop - cols.start)) * abs(hdu.header["BITPIX"]) // 8
+    if spare <= WHOLE_ROWS_BYTES:
+        return hdu.section[rows][:, cols]
+    return hdu.section[rows, cols]
+
+
 def read_box(path, y0: int, y1: int, x0: int, x1: int, *, ext=0, dtype=np.float32) -> np.ndarray:
     """Pixels ``[y0:y1, x0:x1]`` of the image in HDU ``ext`` of ``path``; the file is closed on return.
 
-    Like :func:`read_rows`, only the rows asked for are read from disk: at
-    once, then cut to the columns, unless the box is much narrower than the
-    image (:data:`WHOLE_ROWS_BYTES`).
+    Like :func:`read_rows`, only the rows asked for are read from disk (:func:`section_box`).
     """
     with fits.open(path, memmap=False, lazy_load_hdus=True) as h:
-        hdu = h[ext]
-        spare = (hdu.header["NAXIS1"] - (x1 - x0)) * abs(hdu.header["BITPIX"]) // 8
-        if spare <= WHOLE_ROWS_BYTES:
-            return np.array(hdu.section[y0:y1][:, x0:x1], dtype=dtype)
-        return np.array(hdu.section[y0:y1, x0:x1], dtype=dtype)
+        return np.array(section_box(h[ext], slice(y0, y1), slice(x0, x1)), dtype=dtype)

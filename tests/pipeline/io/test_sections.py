@@ -37,7 +37,7 @@ def test_stack_rows_keeps_the_order_of_the_files(tmp_path):
 @pytest.mark.parametrize("whole_rows_bytes", [0, 1 << 30])  # row by row; whole rows then cut
 @pytest.mark.parametrize("box", [(0, 6, 0, 9), (2, 5, 3, 4), (5, 6, 8, 9), (1, 4, 0, 9)])
 def test_read_box_gives_those_pixels_read_either_way(tmp_path, monkeypatch, whole_rows_bytes, box):
-    monkeypatch.setattr(sections, "WHOLE_ROWS_BYTES", whole_rows_bytes)
+    monkeypatch.setattr(sections, "WHOLE_ROWS_BYTES", whole_rows_bytes)  # read by section_box
     data = np.arange(54, dtype=np.float64).reshape(6, 9) * 1.5
     path = _image(tmp_path / "b.fits", data, ext=1)
     y0, y1, x0, x1 = box
