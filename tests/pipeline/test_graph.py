@@ -26,7 +26,7 @@ import gpudriz
 from gpudriz.demo.tiny_inputs import write_tiny_exposures
 from gpudriz.pipeline.io.tile_products import read_tile_table
 from gpudriz.pipeline.state import PipelineError
-from gpudriz.pipeline.steps import mosaic_tasks
+from gpudriz.pipeline.steps import median_noise, mosaic_tasks
 from gpudriz.pipeline.steps.chipdata import pixmap_to
 
 TILE = 16
@@ -87,6 +87,15 @@ def test_the_mosaic_mode_gives_the_single_frame_products(inputs, tmp_path, combi
     tiled = _run(inputs, tmp_path / "tiled", tile_size=TILE, **combine)
     assert tiled.task_counts["median"][1] > 1  # the median was made in several tiles
     _assert_same_science(whole, tiled)
+
+
+def test_the_blot_tasks_get_the_median_noise_simulated_once_for_the_run(inputs, tmp_path, monkeypatch):
+    """Each worker process used to simulate it in its first blot task (~2 s); the run makes it once."""
+    def simulated_again(*args):
+        raise AssertionError("a blot task simulated the median's noise")
+
+    monkeypatch.setattr(median_noise, "statistic_variances", simulated_again)
+    _run(inputs, tmp_path, tile_size=TILE)
 
 
 def test_a_rerun_after_a_crash_redoes_only_the_missing_tasks(inputs, tmp_path, monkeypatch):

@@ -78,7 +78,7 @@ def read_median(median: MedianImage, backend):
 
 
 def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, params: BlotParams,
-              backend, folder, prov: Provenance, pixmap=None, origin=None) -> BlotResult:  # fmt: skip
+              backend, folder, prov: Provenance, pixmap=None, origin=None, variances=None) -> BlotResult:  # fmt: skip
     """The median blotted back to one chip, and its noise term, written to ``folder``.
 
     Parameters
@@ -101,6 +101,9 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
         Pixel ``(x0, y0)`` of ``frame`` at which ``med`` and ``counts`` start,
         when they are a window of the median (mosaic mode) rather than all of
         it: the pixmap is shifted by it, exactly (whole numbers).
+    variances : array, optional
+        The median's :func:`~gpudriz.pipeline.steps.median_noise.statistic_variances`
+        for ``nimages`` (computed here when None).
 
     Returns
     -------
@@ -126,7 +129,7 @@ def blot_chip(chip: ChipInput, med, counts, nimages: int, frame: OutputFrame, pa
         pixel_scale_ratio=s, interp=params.blot_interp, sinscl=params.blot_sinscl, backend=be,
     )  # fmt: skip
     table = median_term_table(params.combine_type, nimages, params.combine_nlow,
-                              params.combine_nhigh, v, k0)  # fmt: skip
+                              params.combine_nhigh, v, k0, variances)  # fmt: skip
     # Each pixel's count of good values, at the median pixel the nearest-neighbour blot reads
     # (0 off the median): the blot kernel itself, on either backend.
     m = blot_image(counts, at, interp="nearest", fillval=0.0, backend=be).astype(xp.int32)

@@ -65,6 +65,7 @@ __all__ = [
     "median_term_table",
     "noise_scale",
     "statistic_variance",
+    "statistic_variances",
 ]
 
 #: Side of the patch of white noise that :func:`measure_drizzle_blot_kernel`
@@ -280,16 +281,36 @@ def measure_drizzle_blot_kernel(pixmap, *, kernel, pixfrac, pixel_scale_ratio, i
     return float(np.mean(b * b)) / var_a, float(np.mean(a * b)) / var_a
 
 
-def median_term_table(combine_type, n, nlow, nhigh, v, k0):
+def statistic_variances(combine_type, n, nlow, nhigh) -> np.ndarray:
+    """``f(m)`` = :func:`statistic_variance` of ``m`` values of ``n`` images, for ``m = 0 .. n`` (float64).
+
+    About 2 s of simulation for ``n`` >= :data:`SIMULATED_MAX` (cached per
+    process afterwards): the mosaic mode computes it once per run and sends
+    it to every blot task, instead of each worker process simulating it.
+    For every ``combine_type`` but minmax, ``f(m)`` does not depend on ``n``:
+    the vector for a larger ``n`` starts with this one.
+    """
+    f = np.zeros(n + 1, dtype=np.float64)
+    for m in range(1, n + 1):
+        f[m] = statistic_variance(combine_type, m, nlow, nhigh, n)
+    return f
+
+
+def median_term_table(combine_type, n, nlow, nhigh, v, k0, variances=None):
     """``table[m] = v f(m) - 2 K0 / m`` for ``m = 0 .. n`` (float32; 0 for ``m = 0``).
 
     Multiplied by the chip's ``var(D)``, the value for a pixel's number of
     good values ``m`` is what the blotted median adds to ``var(D - B)``
     (negative where its correlation with ``D`` outweighs its own noise).
+    ``variances``: ``f`` already computed (:func:`statistic_variances` of the
+    same arguments); computed here when None.
     """
+    f = statistic_variances(combine_type, n, nlow, nhigh) if variances is None else np.asarray(variances)
+    if f.shape != (n + 1,):
+        raise ValueError(f"median_term_table: variances for {f.shape[0] - 1} images given, {n} needed.")
+    m = np.arange(n + 1)
     table = np.zeros(n + 1, dtype=np.float64)
-    for m in range(1, n + 1):
-        table[m] = v * statistic_variance(combine_type, m, nlow, nhigh, n) - 2.0 * k0 / m
+    table[1:] = v * f[1:] - 2.0 * k0 / m[1:]
     return table.astype(np.float32)
 
 

@@ -186,13 +186,15 @@ def median_tile_task(tile: dict, singles: Sequence[dict], n_total: int, frame: O
 
 
 def blot_task(chip: ChipInput, med_tiles: Sequence[dict], nimages: int, frame: OutputFrame, params: BlotParams,
-              backend, folder, prov: Provenance) -> dict:  # fmt: skip
+              backend, folder, prov: Provenance, variances=None) -> dict:  # fmt: skip
     """The median blotted back to one chip, read from the median tiles under its footprint.
 
     ``med_tiles``: what :func:`median_tile_task` returned for the tiles that
     overlap the chip's window (a tile no single image reached is missing, and
     reads as the median's fill, 0, with count 0).  Writes the chip's
     ``_blt.fits`` and ``_bltvar.fits`` as :func:`~gpudriz.pipeline.steps.blot.blot_chip` does.
+    ``variances``: the median's statistic variances for ``nimages``, computed
+    once for the run (else by the first blot task in each process).
     """
     be = backend_of(backend)
     xp = be.xp
@@ -207,7 +209,7 @@ def blot_task(chip: ChipInput, med_tiles: Sequence[dict], nimages: int, frame: O
         read_into(med, window, m["med"], tile)
         read_into(counts, window, m["count"], tile)
     r = blot_chip(chip, med, counts, nimages, frame, params, be, folder, prov, pixmap=pixmap,
-                  origin=(window.x0, window.y0))  # fmt: skip
+                  origin=(window.x0, window.y0), variances=variances)  # fmt: skip
     return {"blot": str(r.blot_path), "var": str(r.median_var_path)}
 
 

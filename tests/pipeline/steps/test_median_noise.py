@@ -78,6 +78,23 @@ def test_median_term_table():
     assert table[1] < table[2] < table[4] < 0  # fewer images: B follows D more closely
 
 
+def test_median_term_table_from_variances_computed_beforehand():
+    f = mn.statistic_variances("median", 6, 0, 1)
+    assert f[0] == 0.0 and f[5] == mn.statistic_variance("median", 5, 0, 1)
+    np.testing.assert_array_equal(mn.median_term_table("median", 6, 0, 1, 0.44, 0.6, variances=f),
+                                  mn.median_term_table("median", 6, 0, 1, 0.44, 0.6))
+    with pytest.raises(ValueError, match="variances for 5 images given, 6 needed"):
+        mn.median_term_table("median", 6, 0, 1, 0.44, 0.6, variances=f[:6])
+
+
+def test_statistic_variances_for_fewer_images_start_those_for_more_but_for_minmax():
+    """What lets the mosaic mode simulate them from the run's start, for as many images as exposures."""
+    for combine in ("median", "minmed", "average", "sum"):
+        np.testing.assert_array_equal(mn.statistic_variances(combine, 9, 1, 2)[:6],
+                                      mn.statistic_variances(combine, 5, 1, 2), err_msg=combine)
+    assert mn.statistic_variances("minmax", 9, 1, 2)[5] != mn.statistic_variances("minmax", 5, 1, 2)[5]
+
+
 def test_noise_scale_recovers_the_scatter_despite_outliers():
     rng = np.random.default_rng(8)
     shape = (400, 400)
