@@ -28,12 +28,13 @@ import dask
 import distributed
 from tqdm import tqdm
 
+from gpudriz.backend.cpu import start_numba
 from gpudriz.backend.cpu_threads import limit_threads
 from gpudriz.backend.memory import available_memory
 from gpudriz.pipeline.state import PipelineError
 
 __all__ = ["Execution", "ExecutionStart", "worker_specs", "machine_cores", "cores_per_worker", "task_threads",
-           "run_batch", "batch_bounds", "cluster_help", "release_freed_memory"]  # fmt: skip
+           "run_batch", "prepare_worker", "batch_bounds", "cluster_help", "release_freed_memory"]  # fmt: skip
 
 log = logging.getLogger("gpudriz")
 
@@ -129,6 +130,20 @@ def run_batch(batch, fn, host_threads, *common) -> list:
     results = [fn(pickle.loads(b), *common) for b in batch]
     release_freed_memory()
     return results
+
+
+def prepare_worker(backend: str) -> None:
+    """What a new local worker does before its first task: import gpudriz, and start Numba for the CPU backend.
+
+    A stage's first batches waited ~1 s for the import where the workers'
+    main module had not imported gpudriz (``python -c``, notebooks), and
+    ~1 s more for Numba's start (:func:`gpudriz.backend.cpu.start_numba`).
+    Done when the cluster opens, which the mosaic mode's ``build()`` starts:
+    while the main process reads headers on one core, the workers use the other.
+    """
+    importlib.import_module("gpudriz")
+    if backend == "cpu":
+        start_numba()
 
 
 def batch_bounds(n: int, slots: int) -> list[int]:
@@ -249,41 +264,46 @@ class Execution:
             cluster = distributed.SpecCluster(workers=worker_specs(workers, backend, gpus, memory_budget),
                                               scheduler=scheduler_spec, silence_logs=logging.WARNING)  # fmt: skip
         c = distributed.Client(cluster)
-        # Each worker imports the package now, not in its first task: a stage's first batches waited
-        # ~1 s for it where the workers' main module had not imported it (python -c, notebooks).
-        c.run(importlib.import_module, "gpudriz")
+        c.run(prepare_worker, backend)
         link = c.dashboard_link
         where = f"dashboard {link}" if link else "no dashboard: bokeh is not installed"
         description = f"a local Dask cluster of {workers} workers ({where})"
         log.info("Tasks run on %s.", description)
         return cls(c, [c, cluster], description, progress)
 
-    def map(self, stage: str, fn, items, *common) -> list:
+    def map(self, stage: str, fn, items, *common, meanwhile=None) -> list:
         """``fn(item, *common)`` for every item, results in the items' order; one progress display per stage.
+
+        ``meanwhile``: a callable this process calls (without arguments) once
+        the tasks are sent, while the cluster runs them; in this process, first.
 
         Raises
         ------
         Exception
-            The first failing task's own exception (the other tasks are cancelled).
+            The first failing task's own exception (the other tasks are cancelled), or ``meanwhile``'s.
         """
         items = list(items)
         shown = sys.stderr.isatty() if self._progress is None else self._progress
         start = time.perf_counter()
         with tqdm(total=len(items), desc=stage, file=sys.stderr, disable=not shown) as bar:
             if self.client is None:
+                if meanwhile is not None:
+                    meanwhile()
                 results = []
                 for item in items:
                     results.append(fn(item, *common))
                     bar.update()
             else:
-                results = self._map_dask(stage, fn, items, common, bar)
+                results = self._map_dask(stage, fn, items, common, bar, meanwhile)
         if not shown:
             log.info("%s: %d task(s) done in %.1f s (%s)", stage, len(items), time.perf_counter() - start,
                      self.description)  # fmt: skip
         return results
 
-    def _map_dask(self, stage, fn, items, common, bar):
+    def _map_dask(self, stage, fn, items, common, bar, meanwhile=None):
         if not items:
+            if meanwhile is not None:
+                meanwhile()
             return []
         # Common arguments go to every worker once, not once per task.
         # hash=False: each stage's own keys.  Hashed keys are shared with an earlier stage's scatter of
@@ -301,6 +321,8 @@ class Execution:
                 batch = [pickle.dumps(it, protocol=pickle.HIGHEST_PROTOCOL) for it in items[a:b]]
                 futures.append(self.client.submit(run_batch, batch, fn, threads, *shared,
                                                   key=f"{stage}-{i}-{token}", pure=False))  # fmt: skip
+            if meanwhile is not None:
+                meanwhile()
             index = {f.key: i for i, f in enumerate(futures)}
             for future, result in distributed.as_completed(futures, with_results=True):
                 a = bounds[index[future.key]]
@@ -368,6 +390,43 @@ class ExecutionStart:
             return None
         self._taken = True
         return self._future.result()
+
+    def map(self, stage: str, fn, items, *common) -> list:
+        """``fn(item, *common)`` for every item, in order: here while the cluster starts, then with its workers.
+
+        The mosaic mode's build reads its inputs' headers so (~20 ms an
+        exposure, most of it astropy making each chip's WCS): this process
+        works through the items from the first while the cluster starts;
+        once it is open, the items left are shared between its task threads
+        and this process, which keeps its share from the front.  A cluster
+        that failed to start leaves every item to this process (the failure
+        is :meth:`take`'s to report).
+
+        Raises
+        ------
+        Exception
+            The first failing item's exception found (from the front in this
+            process; a worker's as it comes).
+        """
+        items = list(items)
+        results = []
+        while len(results) < len(items) and not self._future.done():
+            results.append(fn(items[len(results)], *common))
+        rest = items[len(results):]
+        if not rest:
+            return results
+        try:
+            execution = self._future.result()
+        except Exception:  # take() reports it
+            execution = None
+        if execution is None or not execution.distributed:
+            return results + [fn(item, *common) for item in rest]
+        # This process's share: one task thread's, from the front (it also gathers the workers' results).
+        mine = len(rest) // (sum(execution.host_threads().values()) + 1)
+        front = []
+        theirs = execution.map(stage, fn, rest[mine:], *common,
+                               meanwhile=lambda: front.extend(fn(item, *common) for item in rest[:mine]))  # fmt: skip
+        return results + front + theirs
 
     def discard(self) -> None:
         """Close the execution once it is open, unless :meth:`take` handed it over."""

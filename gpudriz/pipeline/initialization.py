@@ -22,7 +22,7 @@ from gpudriz.pipeline.io.inputs import resolve_inputs
 from gpudriz.pipeline.io.instruments import Exposure, read_exposure
 from gpudriz.pipeline.state import ChipWork, to_electrons
 
-__all__ = ["Initialized", "initialize", "final_frame", "apply_mdriztab"]
+__all__ = ["Initialized", "initialize", "read_input", "final_frame", "apply_mdriztab"]
 
 log = logging.getLogger("gpudriz")
 
@@ -53,7 +53,12 @@ class Initialized:
     final_frame: OutputFrame
 
 
-def initialize(pars, workdir: Path, *, find_empty: bool = True) -> Initialized:
+def read_input(path, group, overrides, bits) -> Exposure:
+    """One input's :func:`~gpudriz.pipeline.io.instruments.read_exposure` (a top-level task for Dask workers)."""
+    return read_exposure(path, group=group, overrides=overrides, bits=bits)
+
+
+def initialize(pars, workdir: Path, *, find_empty: bool = True, map_inputs=None) -> Initialized:
     """Read the inputs, apply the distortion model and shifts, and compute the output frames.
 
     Parameters
@@ -67,6 +72,11 @@ def initialize(pars, workdir: Path, *, find_empty: bool = True) -> Initialized:
         leaves it to its sky tasks, which read the chips on the workers:
         one process reading every pixel of a thousand exposures before any
         work would be the run's slowest part.
+    map_inputs : callable, optional
+        ``map_inputs(stage, fn, items, *common)`` -> the list of ``fn(item,
+        *common)``, in order: how the inputs' headers are read
+        (:meth:`gpudriz.pipeline.execution.ExecutionStart.map` shares them with a
+        starting cluster's workers); default: one after the other, here.
 
     Raises
     ------
@@ -77,8 +87,10 @@ def initialize(pars, workdir: Path, *, find_empty: bool = True) -> Initialized:
     # read_exposure opens and checks each exposure: an @file's are not opened twice.
     inputs = resolve_inputs(p["input"], output=p["output"], cwd=workdir, check_listed=False)
     overrides = {k: p[k] for k in _OVERRIDES if p[k] is not None}
-    exposures = [read_exposure(path, group=p["group"], overrides=overrides, bits=p["bits"])
-                 for path in inputs.exposures]  # fmt: skip
+    if map_inputs is None:
+        exposures = [read_input(path, p["group"], overrides, p["bits"]) for path in inputs.exposures]
+    else:
+        exposures = map_inputs("read", read_input, inputs.exposures, p["group"], overrides, p["bits"])
     # What only shows across inputs or in the pixels, checked before any work.
     checks.check_rootnames(exposures)
     checks.check_chip_shapes(exposures)

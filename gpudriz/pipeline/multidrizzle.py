@@ -171,17 +171,17 @@ class Multidrizzle(ParameterEditing):
         p = self.pars
         if p["mdriztab"] and self.mdriztab is None:
             self._apply_mdriztab()  # switched on after Multidrizzle()
-        # An explicit argument wins; the parameter's default "auto" defers to
-        # the GPUDRIZ_BACKEND environment variable.
+        # An explicit argument wins; the parameter's default "auto" defers to the GPUDRIZ_BACKEND environment variable.
         choice = self._backend_arg
         if choice is None and p["backend"] != "auto":
             choice = p["backend"]
         self.backend = get_backend(choice)
         self._discard_cluster_start()
-        if p["workers"] and mosaic_mode(p, self._client):  # its workers start while the inputs are read
+        if p["workers"] and mosaic_mode(p, self._client):  # its workers start while the inputs are read, then help
             self._cluster_start = ExecutionStart(**self._execution_options())
         try:
-            init = initialize(p, self.workdir, find_empty=not mosaic_mode(p, self._client))
+            init = initialize(p, self.workdir, find_empty=not mosaic_mode(p, self._client),
+                              map_inputs=self._cluster_start.map if self._cluster_start else None)  # fmt: skip
         except BaseException:
             self._discard_cluster_start()
             raise

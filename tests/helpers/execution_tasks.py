@@ -43,3 +43,10 @@ def environment(item, name):
 def imported(name):
     """Whether module ``name`` is imported in this process."""
     return name in sys.modules
+
+
+def numba_started():
+    """Whether this process has loaded the kernel the steps call first (gpudriz.backend.cpu.start_numba)."""
+    from gpudriz.fallback import stats
+
+    return bool(stats.sample_moments.signatures)

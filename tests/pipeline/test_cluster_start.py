@@ -5,6 +5,7 @@ opened and closed, so that these tests run the mosaic mode's steps without
 starting Dask workers (``tests/pipeline/test_graph.py`` runs real ones).
 """
 
+import os
 import threading
 
 import pytest
@@ -116,7 +117,25 @@ def test_a_busy_folder_closes_the_cluster_it_started(inputs, tmp_path, recorded)
     assert len(recorded) == 1 and recorded[0].closed == 1
 
 
-def test_local_workers_import_the_package_before_their_first_task():
-    """A real cluster (this module's only one): its workers have imported gpudriz when it opens."""
-    with Execution.open(workers=1, memory_budget=2**30, progress=False) as ex:
+def test_a_started_cluster_shares_the_items_left_and_its_workers_are_prepared():
+    """A real cluster (this module's only one): its workers have imported gpudriz and started Numba when it opens;
+    items mapped once it is open are shared between this process (from the front) and its worker."""
+    options = dict(workers=1, memory_budget=2**30, progress=False, backend="cpu")
+    start = ExecutionStart(**options)
+    start._future.result()  # open: the items are shared from the first
+    pids = start.map("read", t.pid, range(30))
+    with pytest.raises(ValueError, match="task 2 failed"):  # item 2 falls in the worker's share
+        start.map("read", t.fail, range(29, -1, -1))
+    with start.take(**options) as ex:
+        (worker,) = ex.client.run(os.getpid).values()
         assert list(ex.client.run(t.imported, "gpudriz").values()) == [True]
+        assert list(ex.client.run(t.numba_started).values()) == [True]
+    assert pids == [os.getpid()] * 15 + [worker] * 15
+
+
+def test_items_are_mapped_here_while_the_cluster_starts_and_when_it_is_no_cluster(recorded):
+    start = ExecutionStart(workers=2, backend="cpu")
+    assert start.map("read", t.pid, range(5)) == [os.getpid()] * 5
+    with pytest.raises(ValueError, match="task 2 failed"):
+        start.map("read", t.fail, range(5))
+    start.discard()

@@ -24,6 +24,7 @@ from helpers.tiny_runs import tiny_folder, tiny_multidrizzle
 
 import gpudriz
 from gpudriz.demo.tiny_inputs import write_tiny_exposures
+from gpudriz.pipeline.execution import ExecutionStart
 from gpudriz.pipeline.io.tile_products import read_tile_table
 from gpudriz.pipeline.state import PipelineError
 from gpudriz.pipeline.steps import median_noise, mosaic_tasks
@@ -214,10 +215,23 @@ def test_the_mosaic_tasks_chips_travel_without_their_header(inputs):
     assert len(pickle.dumps(light)) < 0.75 * len(pickle.dumps(full))
 
 
-def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path):
+def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path, monkeypatch):
     serial = _run(inputs, tmp_path / "serial", tile_size=TILE)
+    # The build reads the headers once the cluster is open: shared with the workers (its chips travel back).
+    real_map, shared = ExecutionStart.map, []
+
+    def map_once_open(self, *args):
+        self._future.result()
+        shared.append(1)
+        return real_map(self, *args)
+
+    monkeypatch.setattr(ExecutionStart, "map", map_once_open)
     parallel = _run(inputs, tmp_path / "parallel", tile_size=TILE, workers=2)
-    assert parallel.task_counts == serial.task_counts
+    assert shared and parallel.task_counts == serial.task_counts
+    for a, b in zip(serial.chips, parallel.chips):
+        np.testing.assert_array_equal(a.chip.wcs.all_pix2world([[0, 0], [40, 24]], 0),
+                                      b.chip.wcs.all_pix2world([[0, 0], [40, 24]], 0))
+    assert parallel.final_frame.header().tostring() == serial.final_frame.header().tostring()
     # A worker's Numba kernels run on its share of the cores: sums in another order, the last bit of float32.
     _assert_same_products(serial, parallel, exact=False)
 
