@@ -27,7 +27,7 @@ from gpudriz.fallback.drizzle import (
 from gpudriz.fallback.pixmap import interpolate_pixmap, interpolate_pixmap_tables
 
 __all__ = ["drizzle_add", "blot", "interpolate_pixmap", "interpolate_pixmap_tables", "combine",
-           "driz_cr", "sample_moments", "window_histogram", "free_bytes", "check_memory", "start_numba"]  # fmt: skip
+           "driz_cr", "sample_moments", "window_histogram", "free_bytes", "check_memory"]  # fmt: skip
 
 
 def free_bytes():
@@ -206,20 +206,6 @@ def sample_moments(data, mask, lower, upper, ref):
     partials = np.empty((MOMENT_CHUNKS, 5))
     fallback_stats.sample_moments(flat, m, use, float(lower), float(upper), float(ref), partials)
     return host.reduce_moments(partials)
-
-
-def start_numba() -> None:
-    """Start Numba in this process: its CPU target, its thread pool, and the kernel that steps call first.
-
-    The first Numba kernel a process calls costs it ~1 s (measured on a Dask
-    worker: Numba loading its compiler's registries and starting its threads,
-    then the kernel from its cache), whichever kernel it is; the next ones
-    load in tens of milliseconds.  The mosaic mode's local workers run this
-    while the main process reads the inputs' headers, instead of in their
-    first task.  The arguments are those of a chip's statistics (float32
-    data, no mask), so that the kernel loaded is the one the steps use.
-    """
-    sample_moments(np.zeros(8, dtype=np.float32), None, -np.inf, np.inf, 0.0)
 
 
 def window_histogram(data, mask, lower, upper, lo, width, nbins, ref):

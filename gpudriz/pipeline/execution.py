@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import importlib
 import logging
 import os
 import pickle
@@ -28,8 +27,7 @@ import dask
 import distributed
 from tqdm import tqdm
 
-from gpudriz.backend.cpu import start_numba
-from gpudriz.backend.cpu_threads import limit_threads
+from gpudriz.backend.cpu_threads import limit_threads, start_numba
 from gpudriz.backend.memory import available_memory
 from gpudriz.pipeline.state import PipelineError
 
@@ -137,11 +135,11 @@ def prepare_worker(backend: str) -> None:
 
     A stage's first batches waited ~1 s for the import where the workers'
     main module had not imported gpudriz (``python -c``, notebooks), and
-    ~1 s more for Numba's start (:func:`gpudriz.backend.cpu.start_numba`).
+    ~1 s more for Numba's start (:func:`gpudriz.backend.cpu_threads.start_numba`).
     Done when the cluster opens, which the mosaic mode's ``build()`` starts:
     while the main process reads headers on one core, the workers use the other.
+    (The worker imports gpudriz, the package, as it unpickles this function.)
     """
-    importlib.import_module("gpudriz")
     if backend == "cpu":
         start_numba()
 

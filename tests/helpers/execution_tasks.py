@@ -46,7 +46,7 @@ def imported(name):
 
 
 def numba_started():
-    """Whether this process has loaded the kernel the steps call first (gpudriz.backend.cpu.start_numba)."""
+    """Whether this process has loaded the kernel the steps call first (gpudriz.backend.cpu_threads.start_numba)."""
     from gpudriz.fallback import stats
 
     return bool(stats.sample_moments.signatures)
