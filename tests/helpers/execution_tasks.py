@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +51,22 @@ def numba_started():
     from gpudriz.fallback import stats
 
     return bool(stats.sample_moments.signatures)
+
+
+def results_held(item, last, stage):
+    """On a Dask worker, for item ``last``: how many of ``stage``'s batch results the worker still holds.
+
+    Waits up to 10 s for the releases of the batches gathered before (they reach the worker
+    a moment after the client has the results); other items return 0.
+    """
+    import distributed
+
+    if item != last:
+        return 0
+    worker = distributed.get_worker()
+    deadline = time.monotonic() + 10.0
+    while True:
+        held = sum(1 for key in list(worker.data) if str(key).startswith(f"{stage}-"))
+        if held == 0 or time.monotonic() > deadline:
+            return held
+        time.sleep(0.05)

@@ -97,6 +97,13 @@ def test_a_stage_of_many_tasks_goes_in_batches(local):
     assert local.map("b", t.work, range(100), 0.5) == [t.work(i, 0.5) for i in range(100)]
 
 
+def test_a_batch_result_is_released_on_the_worker_once_gathered(local):
+    """Not at the stage's end: a build's headers read on the workers held their memory until then."""
+    n = 64
+    held = local.map("held", t.results_held, range(n), n - 1, "held")
+    assert held[-1] == 0
+
+
 def test_workers_share_the_cores(local):
     # Each task limits its kernels to its worker's share, whatever Numba read at import.
     assert set(local.map("n", t.numba_threads, range(4))) == {cores_per_worker(2)}
