@@ -97,9 +97,9 @@ class _StatisticVariances:
     Each worker process used to simulate them in its first blot task (~2 s,
     as long as hundreds of small chips' blots).  Here they are made once,
     while the first stages run (numpy leaves the interpreter free while it
-    draws and sorts), for as many images as there are exposures: but for
-    minmax, the values for fewer images are the first of these.  minmax's
-    depend on the number of images, known at the blot: made then.
+    draws and sorts), for as many images as there are exposures: the values
+    for fewer images are the first of these.  Not so for minmax, whose
+    values depend on the number of images, known at the blot: made then.
     """
 
     def __init__(self, params: BlotParams, nexposures: int):

@@ -61,11 +61,11 @@ _HEADER_MARK = b"gpudriz-wcs-header:"
 _lock = threading.Lock()  # a scheduler thread and the main thread may pickle at once
 _dumped: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # WCS -> (fingerprint, bytes)
 _by_kind: OrderedDict = OrderedDict()  # _kind(w) -> bytes (least recently used first)
+_loaded: OrderedDict = OrderedDict()  # digest of bytes -> WCS (least recently used first)
 
 #: The flags astropy's ``to_header(relax=True)`` passes to wcslib (``WCS.to_header``): with the same
 #: flags, wcslib's header holds everything astropy's header is made from, but the SIP terms.
 _WCSLIB_FLAGS = WCSHDO_P14 | WCSHDO_all
-_loaded: OrderedDict = OrderedDict()  # digest of bytes -> WCS (least recently used first)
 
 
 def _fingerprint(w: WCS) -> tuple:
@@ -94,7 +94,8 @@ def _kind(w: WCS) -> tuple:
     header = "".join(c[:8] if _EXACT_CARD.match(c[:8].rstrip()) else c for c in cards)
     sip = None
     if w.sip is not None:
-        sip = tuple(None if a is None else (a.shape, (a != 0.0).tobytes()) for a in (w.sip.a, w.sip.b, w.sip.ap, w.sip.bp))
+        arrays = (w.sip.a, w.sip.b, w.sip.ap, w.sip.bp)
+        sip = tuple(None if a is None else (a.shape, (a != 0.0).tobytes()) for a in arrays)
     return header, sip, w.pixel_shape
 
 
