@@ -70,3 +70,12 @@ def results_held(item, last, stage):
         if held == 0 or time.monotonic() > deadline:
             return held
         time.sleep(0.05)
+
+
+def held_result_types(stage, dask_worker):
+    """The types of ``stage``'s batch results a Dask worker holds (``client.run`` passes the worker)."""
+    return [type(value).__name__ for key, value in list(dask_worker.data.items()) if str(key).startswith(f"{stage}-")]
+
+
+def echo(item):
+    return item

@@ -5,6 +5,7 @@ import logging
 import os
 import pickle
 import sys
+import time
 
 import distributed
 import pytest
@@ -104,6 +105,23 @@ def test_a_batch_result_is_released_on_the_worker_once_gathered(local):
     assert held[-1] == 0
 
 
+def test_a_result_waits_on_its_worker_as_bytes(local):
+    """Until the client gathers it (late when its process is busy), a worker holds a batch's pickled result."""
+    held = []
+
+    def wait_for_every_batch():  # ``meanwhile``: runs before the client gathers anything
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            held[:] = [k for types in local.client.run(t.held_result_types, "wait").values() for k in types]
+            if len(held) >= 4:
+                return
+            time.sleep(0.05)
+
+    items = [{"payload": list(range(i))} for i in range(40)]
+    assert local.map("wait", t.echo, items, meanwhile=wait_for_every_batch) == items
+    assert len(held) >= 4 and set(held) == {"bytes"}
+
+
 def test_workers_share_the_cores(local):
     # Each task limits its kernels to its worker's share, whatever Numba read at import.
     assert set(local.map("n", t.numba_threads, range(4))) == {cores_per_worker(2)}
@@ -120,7 +138,7 @@ def test_a_batch_gives_the_memory_it_freed_back_once(monkeypatch):
     calls = []
     monkeypatch.setattr(execution, "_MALLOC_TRIM", lambda pad: calls.append(pad))
     batch = [pickle.dumps(i) for i in range(3)]
-    assert run_batch(batch, t.work, {}, 2.0) == [t.work(i, 2.0) for i in range(3)]
+    assert pickle.loads(run_batch(batch, t.work, {}, 2.0)) == [t.work(i, 2.0) for i in range(3)]
     assert calls == [0]
 
 
