@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -91,35 +90,6 @@ class _Stages:
         return results
 
 
-class _StatisticVariances:
-    """The median's statistic variances for the blot tasks, simulated in a background thread from the run's start.
-
-    Each worker process used to simulate them in its first blot task (~2 s,
-    as long as hundreds of small chips' blots).  Here they are made once,
-    while the first stages run (numpy leaves the interpreter free while it
-    draws and sorts), for as many images as there are exposures: the values
-    for fewer images are the first of these.  Not so for minmax, whose
-    values depend on the number of images, known at the blot: made then.
-    """
-
-    def __init__(self, params: BlotParams, nexposures: int):
-        self.args = (params.combine_type, params.combine_nlow, params.combine_nhigh)
-        self.most = nexposures
-        self._future = None
-        if params.combine_type != "minmax":
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpudriz-median-noise")
-            ct, nlow, nhigh = self.args
-            self._future = pool.submit(statistic_variances, ct, nexposures, nlow, nhigh)
-            pool.shutdown(wait=False)  # the thread ends with the simulation
-
-    def get(self, nimages: int):
-        """``f(m)`` for ``m = 0 .. nimages``."""
-        ct, nlow, nhigh = self.args
-        if self._future is None or nimages > self.most:
-            return statistic_variances(ct, nimages, nlow, nhigh)
-        return self._future.result()[: nimages + 1]
-
-
 def _chip_key(w, include_cr=False) -> list:
     """What a chip's tasks depend on: its file, its number, its sky and static mask."""
     # The static mask by its file's name, which holds its digest (a file's time would change on a rerun).
@@ -143,8 +113,6 @@ def run_graph(md, todo: dict, execution) -> dict:
     log.info("mosaic mode: %d exposure(s), %d chip(s), tasks run in %s", len(md.exposures), len(md.chips),
              execution.description)  # fmt: skip
     state = {}
-    if todo["blot"]:
-        state["variances"] = _StatisticVariances(BlotParams.from_pars(md.pars), len(md.exposures))
     steps = [("static", _static), ("skysub", _sky), ("driz_separate", _separate), ("median", _median),
              ("blot", _blot), ("driz_cr", _driz_cr), ("driz_combine", _final)]  # fmt: skip
     enabled = [(n, f) for n, f in steps if todo[n]]
@@ -271,7 +239,9 @@ def _blot(g: _Stages, state):
         items.append((w.task_input(header=False), tiles))
         names.append(f"{w.exposure.rootname}_sci{w.chip.extver}")
         keys.append(task_key(g.base, "blot", _chip_key(w), [m["key"] for m in tiles]))
-    variances = state["variances"].get(state["nimages"])
+    # The median's statistic variances, made here once for every blot task (minmax's by a simulation of ~2 s,
+    # which each worker process would otherwise repeat).
+    variances = statistic_variances(params.combine_type, state["nimages"], params.combine_nlow, params.combine_nhigh)
     results = g.run("blot", names, keys, T.blot_task, items, state["nimages"], md.separate_frame, params,
                     g.backend, md.workdir, g.prov, variances)  # fmt: skip
     state["blot_keys"] = {}

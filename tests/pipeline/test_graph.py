@@ -90,12 +90,12 @@ def test_the_mosaic_mode_gives_the_single_frame_products(inputs, tmp_path, combi
     _assert_same_science(whole, tiled)
 
 
-def test_the_blot_tasks_get_the_median_noise_simulated_once_for_the_run(inputs, tmp_path, monkeypatch):
-    """Each worker process used to simulate it in its first blot task (~2 s); the run makes it once."""
-    def simulated_again(*args):
-        raise AssertionError("a blot task simulated the median's noise")
+def test_the_blot_tasks_get_the_median_noise_made_once_for_the_run(inputs, tmp_path, monkeypatch):
+    """Each worker process used to make them in its first blot task (a simulation of ~2 s, minmax's still)."""
+    def made_again(*args):
+        raise AssertionError("a blot task made the median's noise variances")
 
-    monkeypatch.setattr(median_noise, "statistic_variances", simulated_again)
+    monkeypatch.setattr(median_noise, "statistic_variances", made_again)
     _run(inputs, tmp_path, tile_size=TILE)
 
 

@@ -56,6 +56,7 @@ from statistics import NormalDist
 import numpy as np
 
 from gpudriz.backend.arrays import to_host
+from gpudriz.pipeline.steps.order_statistics import order_statistic_median_variance
 from gpudriz.blot import blot_image
 from gpudriz.resample import Drizzle
 
@@ -74,9 +75,13 @@ __all__ = [
 PROBE_SIZE = 136
 PROBE_MARGIN = 8
 
-#: Stacks of at most this many good values are simulated exactly
-#: (:data:`DRAWS` seeded draws); larger ones use the asymptotic order-statistic
-#: variance, which is within 2% of the simulation there.
+#: The median and minmed get their variance by quadrature
+#: (:mod:`gpudriz.pipeline.steps.order_statistics`, ~1 ms a value) for stacks of
+#: up to this many good values, the asymptotic order-statistic variance for
+#: larger ones (0.5% above the exact value at 257, less beyond).
+QUADRATURE_MAX = 256
+#: minmax's trimmed mean is simulated (:data:`DRAWS` seeded draws) for stacks of up
+#: to this many good values, and taken as the mean's variance for larger ones.
 SIMULATED_MAX = 64
 DRAWS = 40_000
 _SEED = 20021  # fixed: the table is the same in every run
@@ -161,7 +166,12 @@ def statistic_variance(combine_type, m, nlow=0, nhigh=0, n=None):
         nl, nh = _kept(m, nlow, nhigh)
         k = m - nl - nh  # the mean of k values, or their sum: exact (order does not matter)
         return 1.0 / k if combine_type == "average" else float(k)
-    if m > SIMULATED_MAX:
+    if combine_type == "minmed" and m <= QUADRATURE_MAX:  # the median of the lowest m - 1 (of both when m <= 2)
+        return order_statistic_median_variance(m, 0, m - 1 if m > 2 else m)
+    if combine_type == "median" and m <= QUADRATURE_MAX:
+        nl, nh = _kept(m, nlow, nhigh)
+        return order_statistic_median_variance(m, nl, m - nl - nh)
+    if combine_type != "minmax" or m > SIMULATED_MAX:
         return _asymptotic(combine_type, m, nlow, nhigh, n)
     rng = np.random.default_rng(_SEED + m)
     x = np.sort(rng.standard_normal((DRAWS, m)), axis=1)
@@ -284,10 +294,9 @@ def measure_drizzle_blot_kernel(pixmap, *, kernel, pixfrac, pixel_scale_ratio, i
 def statistic_variances(combine_type, n, nlow, nhigh) -> np.ndarray:
     """``f(m)`` = :func:`statistic_variance` of ``m`` values of ``n`` images, for ``m = 0 .. n`` (float64).
 
-    About 2 s of simulation for ``n`` >= :data:`SIMULATED_MAX` (cached per
-    process afterwards): the mosaic mode computes it once per run and sends
-    it to every blot task, instead of each worker process simulating it.
-    For every ``combine_type`` but minmax, ``f(m)`` does not depend on ``n``:
+    A fraction of a second (cached per process afterwards), but for minmax:
+    about 2 s of simulation for ``n`` >= :data:`SIMULATED_MAX`.  The mosaic
+    mode makes it once per run and sends it to every blot task.  For every ``combine_type`` but minmax, ``f(m)`` does not depend on ``n``:
     the vector for a larger ``n`` starts with this one.
     """
     f = np.zeros(n + 1, dtype=np.float64)

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from gpudriz.pipeline.steps import median_noise as mn
+from gpudriz.pipeline.steps.order_statistics import order_statistic_median_variance
 
 
 def test_statistic_variance_known_values():
     # Median of 3 normals: 0.4487 (order-statistic tables); of 2: their mean, 1/2.
-    assert mn.statistic_variance("median", 3) == pytest.approx(0.4487, abs=0.01)
-    assert mn.statistic_variance("median", 2) == pytest.approx(0.5, abs=0.01)
-    assert mn.statistic_variance("median", 1) == pytest.approx(1.0, abs=0.02)
+    assert mn.statistic_variance("median", 3) == pytest.approx(0.448671, abs=1e-5)
+    assert mn.statistic_variance("median", 2) == pytest.approx(0.5, abs=1e-6)
+    assert mn.statistic_variance("median", 1) == pytest.approx(1.0, abs=1e-6)
     # The mean and the sum are exact, nlow/nhigh included.
     assert mn.statistic_variance("average", 4, 0, 1) == pytest.approx(1 / 3)
     assert mn.statistic_variance("sum", 4, 1, 1) == 2.0
@@ -21,14 +22,16 @@ def test_statistic_variance_known_values():
         mn.statistic_variance("median", 4, 0, 1), abs=1e-12
     )
     # nhigh=1 on two values keeps the lower: the minimum of two normals, 1 - 1/pi.
-    assert mn.statistic_variance("median", 2, 0, 1) == pytest.approx(1 - 1 / math.pi, abs=0.02)
+    assert mn.statistic_variance("median", 2, 0, 1) == pytest.approx(1 - 1 / math.pi, abs=1e-6)
+    # minmed's MED of two is their mean.
+    assert mn.statistic_variance("minmed", 2) == pytest.approx(0.5, abs=1e-6)
 
 
 def test_statistic_variance_is_continuous_where_the_asymptote_takes_over():
-    m = mn.SIMULATED_MAX
-    sim = mn.statistic_variance("median", m)
-    asym = mn.statistic_variance("median", m + 1)
-    assert asym == pytest.approx(sim * m / (m + 1), rel=0.05)
+    m = mn.QUADRATURE_MAX + 1
+    for combine, first, count in (("median", 0, m), ("minmed", 0, m - 1)):
+        asymptote = mn.statistic_variance(combine, m)
+        assert asymptote == pytest.approx(order_statistic_median_variance(m, first, count), rel=0.006)
     assert mn.statistic_variance("median", 1000) == pytest.approx(math.pi / 2000, rel=0.01)
 
 
