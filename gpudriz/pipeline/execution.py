@@ -111,7 +111,7 @@ def release_freed_memory() -> None:
 
 
 def run_batch(batch, fn, host_threads, *common) -> bytes:
-    """Run a batch of tasks on a Dask worker: the pickled list of ``fn(pickle.loads(b), *common)`` for ``b`` in ``batch``.
+    """Run a batch of tasks on a Dask worker: ``fn(pickle.loads(b), *common)`` for each ``b``, the list pickled.
 
     The tasks' CPU kernels are limited to the worker's share of its machine's
     cores: N worker processes each running Numba on every core oversubscribe

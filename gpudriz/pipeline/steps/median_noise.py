@@ -56,8 +56,8 @@ from statistics import NormalDist
 import numpy as np
 
 from gpudriz.backend.arrays import to_host
-from gpudriz.pipeline.steps.order_statistics import order_statistic_median_variance
 from gpudriz.blot import blot_image
+from gpudriz.pipeline.steps.order_statistics import order_statistic_median_variance
 from gpudriz.resample import Drizzle
 
 __all__ = [
@@ -296,8 +296,9 @@ def statistic_variances(combine_type, n, nlow, nhigh) -> np.ndarray:
 
     A fraction of a second (cached per process afterwards), but for minmax:
     about 2 s of simulation for ``n`` >= :data:`SIMULATED_MAX`.  The mosaic
-    mode makes it once per run and sends it to every blot task.  For every ``combine_type`` but minmax, ``f(m)`` does not depend on ``n``:
-    the vector for a larger ``n`` starts with this one.
+    mode makes it once per run and sends it to every blot task.  For every
+    ``combine_type`` but minmax, ``f(m)`` does not depend on ``n``: the
+    vector for a larger ``n`` starts with this one.
     """
     f = np.zeros(n + 1, dtype=np.float64)
     for m in range(1, n + 1):
