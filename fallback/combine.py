@@ -27,7 +27,10 @@ Combine types (codes shared with the CUDA twin, `COMBINE_CODES`):
   count rejections among the ``n`` images and scale with the number ``m`` of
   good values when masks or thresholds removed some, ``nl = floor(nlow m /
   n)``, ``nh = floor(nhigh m / n)``.  When fewer than one value would be left
-  (only possible with ``nlow + nhigh >= n``) the pixel gets ``fill``.
+  (only possible with ``nlow + nhigh >= n``) the pixel gets ``fill``.  ``n``
+  is the stack's depth unless the caller counts images left out of it
+  (``nimages``: they have no good value here, as padding planes of zero
+  weight would not).
 
 Kept values of average, median and sum (MultiDrizzle's and AstroDrizzle's
 ``numcombine``): of the ``m`` good values of a pixel, sorted, the ``nlow``
@@ -87,6 +90,7 @@ __all__ = [
     "HAS_DATA",
     "combine",
     "combine_pixels",
+    "counted_images",
     "combine_grow",
     "kept_counts",
     "sort_column",
@@ -222,13 +226,14 @@ def kept_counts(m, nlow, nhigh):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def combine_pixels(sci, wht, wht_min, code, nlow, nhigh, use_lthresh, lthresh, use_hthresh,
+def combine_pixels(sci, wht, wht_min, code, nlow, nhigh, nimages, use_lthresh, lthresh, use_hthresh,
                    hthresh, exptime, sky, rdnoise, nsigma1, nsigma2, fill, scratch, out, med,
                    mn, flags, count):  # fmt: skip
     """Combine the stack ``sci`` (n, ny, nx) pixel by pixel into ``out`` (ny, nx), rows in parallel.
 
     ``code`` is a `COMBINE_CODES` value; see the module docstring for the
-    good values and each type.  ``scratch`` (n, ny, nx) float32 holds each
+    good values and each type.  ``nimages`` (>= n) is the number of images
+    minmax's ``nlow``/``nhigh`` count among.  ``scratch`` (n, ny, nx) float32 holds each
     pixel's good values for sorting (unused, may be empty, for average and
     sum without ``nlow``/``nhigh``).  For minmed, ``exptime``, ``sky``, ``rdnoise`` are (n,) float64,
     and ``med``, ``mn`` (float32) and ``flags`` (uint8, bits `MIN_N1`,
@@ -291,8 +296,8 @@ def combine_pixels(sci, wht, wht_min, code, nlow, nhigh, use_lthresh, lthresh, u
                 nl, nh = kept_counts(m, nlow, nhigh)
                 out[j, i] = np.float32(sorted_median(buf, p + nl * npix, npix, m - nl - nh))
             elif code == MINMAX:
-                nl = (nlow * m) // n
-                nh = (nhigh * m) // n
+                nl = (nlow * m) // nimages
+                nh = (nhigh * m) // nimages
                 if m - nl - nh < 1:
                     out[j, i] = fill32
                     continue
@@ -400,6 +405,21 @@ def needs_scratch(code, nlow, nhigh):
     return True
 
 
+def counted_images(n, nimages):
+    """The number of images minmax's rejections count among: ``nimages``, or ``n`` (the stack's depth) when None.
+
+    Raises
+    ------
+    ValueError
+        ``nimages`` is fewer than ``n``: images in the stack cannot be left uncounted.
+    """
+    if nimages is None:
+        return int(n)
+    if int(nimages) < n:
+        raise ValueError(f"nimages ({nimages}) must be at least the {n} images in the stack.")
+    return int(nimages)
+
+
 def combine_code(combine_type):
     """The `COMBINE_CODES` value of ``combine_type``, with a one-line error for an unknown name."""
     try:
@@ -413,7 +433,7 @@ def combine_code(combine_type):
 
 def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=None,
             hthresh=None, exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0), grow=0,
-            fill=0.0, count=None):  # fmt: skip
+            fill=0.0, count=None, nimages=None):  # fmt: skip
     """Combine a row section of single-drizzled images into ``out`` (CPU backend).
 
     Arguments are validated by the caller (shapes, dtypes, ranges).
@@ -451,13 +471,24 @@ def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=No
         Value of pixels without a good value.
     count : ndarray of int32, shape (ny, nx), optional
         Written in place: each pixel's number of good values.
+    nimages : int, optional
+        minmax: the number of images ``nlow`` and ``nhigh`` count among, at
+        least ``n``; ``n`` when None.  More stands for images left out of the
+        stack because they have no good value in it (a mosaic's median tile
+        stacks only the single images that reach it).
 
     Returns
     -------
     out : ndarray of float32
+
+    Raises
+    ------
+    ValueError
+        ``nimages`` is fewer than the images in the stack.
     """
     code = combine_code(combine_type)
     n, ny, nx = sci.shape
+    nimages = counted_images(n, nimages)
     wht_min = np.ascontiguousarray(wht_min, dtype=np.float32)
     # Empty placeholders keep one compiled specialisation for every type.
     scratch = np.empty((0, 0, 0), dtype=np.float32)
@@ -476,7 +507,7 @@ def combine(sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=No
     use_lt = 0 if lthresh is None else 1
     use_ht = 0 if hthresh is None else 1
     combine_pixels(
-        sci, wht, wht_min, code, int(nlow), int(nhigh),
+        sci, wht, wht_min, code, int(nlow), int(nhigh), nimages,
         use_lt, float(0.0 if lthresh is None else lthresh),
         use_ht, float(0.0 if hthresh is None else hthresh),
         exp_v, sky_v, rn_v, float(nsigma[0]), float(nsigma[1]), float(fill),

@@ -145,7 +145,7 @@ __device__ void kept_counts(int m, int nlow, int nhigh, int* nl_out, int* nh_out
 // each pixel's number of good values.
 extern "C" __global__ void combine_pixels(
     const float* sci, const float* wht, const float* wht_min, int n, int nx, int ny, int code,
-    int nlow, int nhigh, int use_lthresh, float lthresh, int use_hthresh, float hthresh,
+    int nlow, int nhigh, int nimages, int use_lthresh, float lthresh, int use_hthresh, float hthresh,
     const double* exptime, const double* sky, const double* rdnoise, double nsigma1,
     double nsigma2, float fill, float* scratch, float* out, float* med, float* mn,
     unsigned char* flags, int* count) {
@@ -198,10 +198,11 @@ extern "C" __global__ void combine_pixels(
             kept_counts(m, nlow, nhigh, &nl, &nh);
             out[p] = (float)sorted_median(scratch, p + (IDX_T)nl * npix, npix, m - nl - nh);
         } else if (code == CB_MINMAX) {
-            // Rejection counts scale with the good values (IRAF imcombine);
-            // 64-bit products so that no n can overflow them.
-            int nl = (int)(((long long)nlow * m) / n);
-            int nh = (int)(((long long)nhigh * m) / n);
+            // Rejection counts scale with the good values (IRAF imcombine)
+            // among nimages (>= n: images left out of the stack count);
+            // 64-bit products so that no count can overflow them.
+            int nl = (int)(((long long)nlow * m) / nimages);
+            int nh = (int)(((long long)nhigh * m) / nimages);
             if (m - nl - nh < 1) {
                 out[p] = fill;
                 continue;

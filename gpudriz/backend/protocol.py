@@ -58,7 +58,7 @@ class Operations(Protocol):
 
     def combine(self, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=None,
                 hthresh=None, exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0), grow=0,
-                fill=0.0, count=None):  # fmt: skip
+                fill=0.0, count=None, nimages=None):  # fmt: skip
         """Combine a row section of single-drizzled images into ``out`` (``kernels/combine.cu``).
 
         See :func:`gpudriz.fallback.combine.combine`.

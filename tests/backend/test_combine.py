@@ -125,6 +125,30 @@ def test_stacks_exercise_the_rules():
     assert (g0 != g1).sum() >= 3
 
 
+@pytest.mark.parametrize("n", [1, 4, fc.INSERTION_MAX + 2])
+def test_minmax_counting_left_out_images_equals_stacking_them_without_weight(n):
+    """``nimages`` stands for images without a good value, as zero-weight planes in the stack would."""
+    sci, wht = make_stack(n, seed=20 + n)
+    wht_min = weight_minimum(wht, "maskpt")
+    pad = 5
+    padded_sci = np.concatenate([sci, np.full((pad,) + SHAPE, 3.0, np.float32)])
+    padded_wht = np.concatenate([wht, np.zeros((pad,) + SHAPE, np.float32)])
+    padded_min = np.concatenate([wht_min, np.zeros(pad, np.float32)])
+    for nlow, nhigh in ((1, 1), (2, 3), (4, 4)):
+        kw = dict(nlow=nlow, nhigh=nhigh)
+        want = run(padded_sci, padded_wht, padded_min, "minmax", **kw)
+        assert_array_equal(run(sci, wht, wht_min, "minmax", nimages=n + pad, **kw), want)
+    # Counting them changes the result: the rejections scale down with the images counted.
+    assert not np.array_equal(run(sci, wht, wht_min, "minmax", nimages=n + pad, nlow=2, nhigh=3),
+                              run(sci, wht, wht_min, "minmax", nlow=2, nhigh=3))  # fmt: skip
+
+
+def test_nimages_fewer_than_the_stack_is_refused():
+    sci, wht = make_stack(4, seed=3)
+    with pytest.raises(ValueError, match=r"nimages \(3\) must be at least the 4 images in the stack"):
+        run(sci, wht, weight_minimum(wht, "zero"), "minmax", nlow=1, nimages=3)
+
+
 @pytest.mark.parametrize("n", [3, 6, fc.INSERTION_MAX + 4])
 def test_minmed_flags_match_naive_tests(n):
     """The kernel's MED, MIN and test bits, which the growth pass reads."""
@@ -140,7 +164,7 @@ def test_minmed_flags_match_naive_tests(n):
     k_mn = np.empty(shape, np.float32)
     flags = np.empty(shape, np.uint8)
     scratch = np.empty(sci.shape, np.float32)
-    fc.combine_pixels(sci, wht, wht_min, fc.COMBINE_CODES["minmed"], 0, 0, 0, 0.0, 0, 0.0,
+    fc.combine_pixels(sci, wht, wht_min, fc.COMBINE_CODES["minmed"], 0, 0, n, 0, 0.0, 0, 0.0,
                       exptime, sky, rdnoise, 6.0, 3.0, FILL, scratch, out, k_med, k_mn,
                       flags, np.empty((0, 0), np.int32))  # fmt: skip
     has = (flags & fc.HAS_DATA) != 0

@@ -11,6 +11,7 @@ NLOW_NHIGH = ((0, 0), (1, 0), (0, 1), (1, 2), (2, 2), (3, 4))
 NSIGMAS = ((6.0, 3.0), (4.0, 1.0))
 FILL = -7.5
 SENTINEL = np.float32(-1.0e30)  # never produced: shows pixels left unwritten
+LEFT_OUT = 3  # minmax: images counted in nimages beyond the stack (a mosaic tile's single images that miss it)
 RTOL = 3e-7  # float32 rounding of the same float64 value, summed in another order
 
 
@@ -67,7 +68,8 @@ def matrix(combine_type, n):
     """Every case of one combine type for a stack of ``n`` images: ``(sci, wht, wht_min, kw)``.
 
     Both weight minima (zero, maskpt) x every pair of thresholds x :func:`cases`, with the
-    per-image noise of minmed.
+    per-image noise of minmed; minmax's cases again counting ``LEFT_OUT`` images that are not
+    in the stack (``nimages``).
     """
     sci, wht = make_stack(n, seed=n)
     exptime, sky, rdnoise = minmed_noise(n)
@@ -77,3 +79,5 @@ def matrix(combine_type, n):
         for lthresh, hthresh in THRESHOLDS:
             for kw in cases(combine_type):
                 yield sci, wht, wht_min, dict(kw, lthresh=lthresh, hthresh=hthresh, **noise)
+                if combine_type == "minmax":
+                    yield sci, wht, wht_min, dict(kw, lthresh=lthresh, hthresh=hthresh, nimages=n + LEFT_OUT)

@@ -79,20 +79,23 @@ def minmed_tests(med, mn, w_tot, b_tot, r2_tot, nsigma):
 
 
 def combine(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthresh=None, hthresh=None,
-            exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0), grow=0, fill=0.0):  # fmt: skip
+            exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0), grow=0, fill=0.0, nimages=None):  # fmt: skip
     """The combined image (float32) and, for minmed, ``(med, mn, test1, test2)`` (else None).
 
     ``test1`` / ``test2`` are boolean images of the nsigma tests (False where
     a pixel has no good value); ``med`` / ``mn`` hold ``fill`` there.
     """
     return combine_with_counts(sci, wht, wht_min, combine_type, nlow, nhigh, lthresh, hthresh,
-                               exptime, sky, rdnoise, nsigma, grow, fill)[:2]  # fmt: skip
+                               exptime, sky, rdnoise, nsigma, grow, fill, nimages)[:2]  # fmt: skip
 
 
 def combine_with_counts(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthresh=None,
                         hthresh=None, exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0),
-                        grow=0, fill=0.0):  # fmt: skip
-    """As :func:`combine`, plus the (ny, nx) int32 image of each pixel's number of good values."""
+                        grow=0, fill=0.0, nimages=None):  # fmt: skip
+    """As :func:`combine`, plus the (ny, nx) int32 image of each pixel's number of good values.
+
+    ``nimages``: minmax's count of images (the stack's depth when None).
+    """
     n, ny, nx = sci.shape
     exptime = np.ones(n) if exptime is None else np.asarray(exptime, dtype=np.float64)
     sky = np.zeros(n) if sky is None else np.asarray(sky, dtype=np.float64)
@@ -119,7 +122,7 @@ def combine_with_counts(sci, wht, wht_min, combine_type, nlow=0, nhigh=0, lthres
             elif combine_type == "median":
                 out[j, i] = np.median(numcombine_kept(values, nlow, nhigh))
             elif combine_type == "minmax":
-                v = minmax_value(values, n, nlow, nhigh)
+                v = minmax_value(values, n if nimages is None else nimages, nlow, nhigh)
                 out[j, i] = fill if v is None else v
             elif combine_type == "minmed":
                 md, lo, w_tot, b_tot, r2_tot = minmed_terms(good, exptime, sky, rdnoise)

@@ -23,6 +23,7 @@ from astropy.io import fits
 from helpers.tiny_runs import tiny_folder, tiny_multidrizzle
 
 import gpudriz
+from gpudriz.demo.mosaic_data import make_mosaic
 from gpudriz.demo.tiny_inputs import write_tiny_exposures
 from gpudriz.pipeline.execution import ExecutionStart
 from gpudriz.pipeline.io.tile_products import read_tile_table
@@ -87,6 +88,27 @@ def test_the_mosaic_mode_gives_the_single_frame_products(inputs, tmp_path, combi
     whole = _run(inputs, tmp_path / "whole", **combine)
     tiled = _run(inputs, tmp_path / "tiled", tile_size=TILE, **combine)
     assert tiled.task_counts["median"][1] > 1  # the median was made in several tiles
+    _assert_same_science(whole, tiled)
+
+
+@pytest.fixture(scope="module")
+def pointings(tmp_path_factory):
+    """Four pointings of two exposures each, overlapping: the tiles at the edges miss some single images."""
+    folder = tmp_path_factory.mktemp("pointings")
+    make_mosaic(folder, 8, chip_shape=(64, 64), seed=4)
+    return folder
+
+
+def test_minmax_counts_the_single_images_that_miss_a_tile(pointings, tmp_path):
+    """A median tile stacks only the single images that reach it, yet minmax's rejections count all of them."""
+    pars = dict(combine_type="minmax", combine_nhigh=1)
+    whole = _run(pointings, tmp_path / "whole", **pars)
+    tiled = _run(pointings, tmp_path / "tiled", tile_size=64, **pars)
+    fewer = 0
+    for path in (tmp_path / "tiled").glob("*_med_count_x*y*.fits"):
+        with fits.open(path) as h:
+            fewer += 0 < h[0].data.max() < 8
+    assert fewer > 0  # some tiles are reached by fewer than the 8 single images
     _assert_same_science(whole, tiled)
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from gpudriz.backend.arrays import to_host
 from gpudriz.backend.cuda.launch import F32, F64, I32, as_i32
 from gpudriz.backend.cuda.loader import needs_index64
-from gpudriz.fallback.combine import MINMED, combine_code, minmed_vectors, needs_scratch
+from gpudriz.fallback.combine import MINMED, combine_code, counted_images, minmed_vectors, needs_scratch
 
 __all__ = ["combine"]
 
 
 def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthresh=None,
             hthresh=None, exptime=None, sky=None, rdnoise=None, nsigma=(6.0, 3.0), grow=0,
-            fill=0.0, count=None):  # fmt: skip
+            fill=0.0, count=None, nimages=None):  # fmt: skip
     """Combine a row section of single-drizzled images into ``out`` on the device.
 
     Same contract as :func:`gpudriz.fallback.combine.combine` (see its
@@ -29,10 +29,13 @@ def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthre
     ------
     gpudriz.backend.DeviceMemoryError
         If the scratch stack used for sorting does not fit in device memory.
+    ValueError
+        ``nimages`` is fewer than the images in the stack.
     """
     xp = ops.xp
     code = combine_code(combine_type)
     n, ny, nx = sci.shape
+    nimages = counted_images(n, nimages)
     npix = ny * nx
     wht_min = xp.ascontiguousarray(xp.asarray(wht_min, dtype=xp.float32))
     scratch = None
@@ -50,7 +53,7 @@ def combine(ops, sci, wht, wht_min, out, combine_type, *, nlow=0, nhigh=0, lthre
     args = (
         sci, wht, wht_min, as_i32(n, "number of images"), as_i32(nx, "section width"),
         as_i32(ny, "section height"), I32(code), as_i32(nlow, "nlow"),
-        as_i32(nhigh, "nhigh"),
+        as_i32(nhigh, "nhigh"), as_i32(nimages, "nimages"),
         I32(lthresh is not None), F32(0.0 if lthresh is None else lthresh),
         I32(hthresh is not None), F32(0.0 if hthresh is None else hthresh),
         exp_v, sky_v, rn_v, F64(nsigma[0]), F64(nsigma[1]), F32(fill),

@@ -136,7 +136,7 @@ def median_tile_task(tile: dict, singles: Sequence[dict], n_total: int, frame: O
     the number of single images of the run.  A single image that does not
     cover a pixel has no weight there, so leaving out the ones that miss the
     tile changes nothing, except for ``minmax``, whose rejected counts scale
-    with the number of images: it gets zero-weight planes for the others.
+    with the number of images: its combine counts ``n_total`` images.
 
     Writes ``<output>_med_x<ix>y<iy>.fits`` and ``<output>_med_count_x<ix>y<iy>.fits``
     on the tile's WCS; returns them with the tile.
@@ -151,16 +151,14 @@ def median_tile_task(tile: dict, singles: Sequence[dict], n_total: int, frame: O
     a0y, a1y = max(0, t.y0 - grow), min(ny, t.y0 + t.ny + grow)
     region = Tile(t.ix, t.iy, a0x, a0y, a1x - a0x, a1y - a0y)
     n = len(singles)
-    planes = n_total if params.combine_type == "minmax" else n
-    if planes > np.iinfo(np.int16).max:
-        raise PipelineError(f"median: {planes} separate images are more than the "
+    if n > np.iinfo(np.int16).max:
+        raise PipelineError(f"median: {n} separate images are more than the "
                             f"{np.iinfo(np.int16).max} one median can count.")  # fmt: skip
-    be.ops.check_memory(3 * 4 * planes * region.ny * region.nx,
-                        f"the median of a {t.nx}x{t.ny} tile from {planes} single images")  # fmt: skip
-    sci = np.zeros((planes, region.ny, region.nx), np.float32)
+    be.ops.check_memory(3 * 4 * n * region.ny * region.nx,
+                        f"the median of a {t.nx}x{t.ny} tile from {n} single images")  # fmt: skip
+    sci = np.zeros((n, region.ny, region.nx), np.float32)
     wht = np.zeros_like(sci)
-    vec = np.zeros((4, planes), np.float32)  # wht_min, exptime, sky, rdnoise
-    vec[1:] = 1.0  # the padding planes have no weight: any positive noise parameters do
+    vec = np.zeros((4, n), np.float32)  # wht_min, exptime, sky, rdnoise
     for k, s in enumerate(singles):
         window = tile_of(s["window"])
         read_into(sci[k], region, s["sci"], window)  # one file open at a time
@@ -173,6 +171,7 @@ def median_tile_task(tile: dict, singles: Sequence[dict], n_total: int, frame: O
         nlow=params.combine_nlow, nhigh=params.combine_nhigh, lthresh=params.combine_lthresh,
         hthresh=params.combine_hthresh, exptime=to_xp(vec[1], xp), sky=to_xp(vec[2], xp),
         rdnoise=to_xp(vec[3], xp), nsigma=tuple(params.combine_nsigma), grow=grow, fill=0.0, count=count,
+        nimages=n_total if params.combine_type == "minmax" else None,
     )  # fmt: skip
     inner = (slice(t.y0 - a0y, t.y0 - a0y + t.ny), slice(t.x0 - a0x, t.x0 - a0x + t.nx))
     tf = tile_frame(frame, t)

@@ -76,7 +76,7 @@ def test_kernel_signatures():
         ("sci", f, True, True), ("wht", f, True, True), ("wht_min", f, True, True),
         ("n", i, False, False), ("nx", i, False, False), ("ny", i, False, False),
         ("code", i, False, False), ("nlow", i, False, False), ("nhigh", i, False, False),
-        ("use_lthresh", i, False, False), ("lthresh", f, False, False),
+        ("nimages", i, False, False), ("use_lthresh", i, False, False), ("lthresh", f, False, False),
         ("use_hthresh", i, False, False), ("hthresh", f, False, False),
         ("exptime", d, True, True), ("sky", d, True, True), ("rdnoise", d, True, True),
         ("nsigma1", d, False, False), ("nsigma2", d, False, False), ("fill", f, False, False),
