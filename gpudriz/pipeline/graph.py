@@ -10,7 +10,9 @@ cluster); the orchestrator here gathers their small results between stages:
 stage      one task per     holds at once
 ========== ================ ============================================================
 static     chip             the chip; its mask is written to ``<output>_tasks/``
-sky        chip             the chip (skymatch, across the whole mosaic, runs here)
+sky        chip             the chip
+skymatch   exposure         its chips and its window of the coarse matching frame (``skymethod = match``)
+skypairs   exposure         its map and, one at a time, those of the later ones it overlaps (``match``)
 separate   exposure         its chips and its window of the separate frame
 median     separate tile    the tile (and minmed's halo) of each single image over it
 blot       chip             the chip and the median under its footprint
@@ -42,6 +44,7 @@ from gpudriz.pipeline.steps.final import FinalParams
 from gpudriz.pipeline.steps.median import MedianParams
 from gpudriz.pipeline.steps.median_noise import statistic_variances
 from gpudriz.pipeline.steps.separate import SeparateParams
+from gpudriz.pipeline.steps.skymatch import SkyPair, match_frame, match_levels, overlapping_pairs
 from gpudriz.pipeline.steps.static import StaticParams
 from gpudriz.pipeline.steps.tiles import Tile, plan_tiles, tile_chips
 from gpudriz.pipeline.steps.windows import blot_margin, overlap
@@ -171,7 +174,32 @@ def _sky(g: _Stages, state):
             skies.append([r["sky"] for r in found])
         return skies
 
-    md._skysub(measure=measure)
+    def match(groups, local_skies, separate_frame, backend):
+        # skymatch as tasks: each exposure's map on its window of the matching frame, written to a file,
+        # then the differences of the pairs whose maps overlap, each task reading two maps.
+        frame = match_frame([c.chip for grp in groups for c in grp], separate_frame)
+        exposures = by_exposure(md.chips)  # the exposures of `groups`, in their order
+        names = [grp[0].exposure.rootname for grp in exposures]
+        frame_card = frame.header().tostring()
+        keys = [task_key(g.base, "skymatch", [_chip_key(w)[:2] + [_chip_key(w)[5]] for w in grp], frame_card)
+                for grp in exposures]  # fmt: skip
+        folder = g.records.folder / "skymatch"
+        folder.mkdir(parents=True, exist_ok=True)
+        items = [([w.task_input(header=False) for w in grp], str(folder / f"{n}_coarse.npy"))
+                 for grp, n in zip(exposures, names)]  # fmt: skip
+        maps = g.run("skymatch", names, keys, T.skymatch_map_task, items, frame, backend)
+        partners = {}  # one task per exposure and its later partners: its map read once
+        for i, j in overlapping_pairs([r["box"] for r in maps]):
+            partners.setdefault(i, []).append(j)
+        firsts = sorted(partners)
+        found = g.run("skypairs", [names[i] for i in firsts],
+                      [task_key(g.base, "skypairs", keys[i], [keys[j] for j in partners[i]]) for i in firsts],
+                      T.skymatch_pair_task, [(i, maps[i], [(j, maps[j]) for j in partners[i]]) for i in firsts])
+        measured = [SkyPair(i, j, **r) for i, res in zip(firsts, found) for j, r in zip(partners[i], res["pairs"])
+                    if r is not None]  # fmt: skip
+        return match_levels(groups, local_skies, measured, frame)
+
+    md._skysub(measure=measure, match=match)
 
 
 def _separate(g: _Stages, state):

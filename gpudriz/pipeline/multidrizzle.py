@@ -344,15 +344,14 @@ class Multidrizzle(ParameterEditing):
         for w in self.chips:
             w.static_ok = combined[w.key]
 
-    def _skysub(self, measure=None):
+    def _skysub(self, measure=None, match=None):
         """Per-chip clipped sky combined per ``skymethod`` (or ``skyuser``'s), recorded as MDRIZSKY.
 
-        localmin (the manual's rule): per exposure the lowest surface brightness
-        of its chips; globalmin: the lowest rate per unit area of all exposures,
-        for all; match: the exposures' sky differences solved from their
-        overlaps (:mod:`gpudriz.pipeline.steps.skymatch`), anchored on the localmin values.
-        ``measure(groups, params, backend)``: the chips' skies, per exposure,
-        when measured elsewhere (the mosaic mode's tasks).
+        localmin (the manual's rule): per exposure the lowest surface brightness of its chips; globalmin:
+        the lowest rate per unit area of all exposures, for all; match: the exposures' sky differences
+        solved from their overlaps (:mod:`gpudriz.pipeline.steps.skymatch`), anchored on the localmin values.
+        ``measure(groups, params, backend)``, ``match``: the chips' skies, per exposure, when measured
+        elsewhere, and :func:`match_sky` when matched elsewhere (the mosaic mode's tasks).
         """
         p, name = self.pars, self._task_backend
         if p["skyuser"]:
@@ -372,7 +371,8 @@ class Multidrizzle(ParameterEditing):
         names = [group[0].exposure.path.name for group in groups]
         skies = combine_skies(values, scales, [g[0].chip.exptime for g in groups], names, p["skymethod"])
         if p["skymethod"] == "match":
-            skies = match_sky([[w.task_input() for w in g] for g in groups], skies, self.separate_frame, name)
+            inputs = [[w.task_input() for w in g] for g in groups]
+            skies = (match or match_sky)(inputs, skies, self.separate_frame, name)
         for group, group_skies in zip(groups, skies):
             for w, sky in zip(group, group_skies):
                 if not np.isfinite(sky):

@@ -112,6 +112,23 @@ def test_minmax_counts_the_single_images_that_miss_a_tile(pointings, tmp_path):
     _assert_same_science(whole, tiled)
 
 
+def test_skymatch_as_tasks_gives_the_single_frame_skies_and_resumes(pointings, tmp_path):
+    """Each exposure's map on its own window, the pairs' differences in tasks: the skies of the whole-frame maps."""
+    sky_only = dict(driz_separate=False, median=False, blot=False, driz_cr=False, driz_combine=False)
+    runs = []
+    for folder, pars in (("whole", {}), ("tiled", dict(tile_size=64)), ("tiled", dict(tile_size=64))):
+        md = tiny_multidrizzle(pointings, tmp_path / folder, {**PARS, "skymethod": "match", **pars})
+        md.run(**sky_only)
+        runs.append(md)
+    whole, tiled, rerun = runs
+    assert [w.sky for w in tiled.chips] == [w.sky for w in whole.chips]
+    assert len({round(w.sky, 3) for w in whole.chips}) == 8  # a sky per exposure: matched, not one for all
+    done, tasks = tiled.task_counts["skypairs"]
+    assert done == tasks == 7  # every exposure but the last has later ones it overlaps
+    assert rerun.task_counts["skymatch"][0] == rerun.task_counts["skypairs"][0] == 0
+    assert [w.sky for w in rerun.chips] == [w.sky for w in whole.chips]
+
+
 def test_the_blot_tasks_get_the_median_noise_made_once_for_the_run(inputs, tmp_path, monkeypatch):
     """Each worker process used to make them in its first blot task (a simulation of ~2 s, minmax's still)."""
     def made_again(*args):
@@ -238,7 +255,8 @@ def test_the_mosaic_tasks_chips_travel_without_their_header(inputs):
 
 
 def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path, monkeypatch):
-    serial = _run(inputs, tmp_path / "serial", tile_size=TILE)
+    # skymethod=match: its maps and pairs run as tasks too (localmin's sky tasks run in the killed-worker test).
+    serial = _run(inputs, tmp_path / "serial", tile_size=TILE, skymethod="match")
     # The build reads the headers once the cluster is open: shared with the workers (its chips travel back).
     real_map, shared = ExecutionStart.map, []
 
@@ -248,8 +266,8 @@ def test_two_dask_workers_give_the_products_of_this_process(inputs, tmp_path, mo
         return real_map(self, *args)
 
     monkeypatch.setattr(ExecutionStart, "map", map_once_open)
-    parallel = _run(inputs, tmp_path / "parallel", tile_size=TILE, workers=2)
-    assert shared and parallel.task_counts == serial.task_counts
+    parallel = _run(inputs, tmp_path / "parallel", tile_size=TILE, workers=2, skymethod="match")
+    assert shared and parallel.task_counts == serial.task_counts and serial.task_counts["skypairs"][0] == 5
     for a, b in zip(serial.chips, parallel.chips):
         np.testing.assert_array_equal(a.chip.wcs.all_pix2world([[0, 0], [40, 24]], 0),
                                       b.chip.wcs.all_pix2world([[0, 0], [40, 24]], 0))

@@ -48,6 +48,7 @@ from gpudriz.pipeline.steps.final import FinalParams, final_drizzle
 from gpudriz.pipeline.steps.median import MedianParams
 from gpudriz.pipeline.steps.separate import SeparateParams
 from gpudriz.pipeline.steps.sky import SkyParams, measure_chip_sky
+from gpudriz.pipeline.steps.skymatch import CoarseMap, exposure_map, pair_difference
 from gpudriz.pipeline.steps.static import StaticParams, static_chip
 from gpudriz.pipeline.steps.tiles import Tile, chip_boxes, tile_frame, tile_product
 from gpudriz.pipeline.steps.windows import (
@@ -58,8 +59,9 @@ from gpudriz.pipeline.steps.windows import (
     union_box,
 )
 
-__all__ = ["tile_of", "tile_dict", "static_task", "sky_task", "separate_task", "median_tile_task",
-           "blot_task", "driz_cr_task", "footprint_task", "final_tile_task", "final_frame_task"]  # fmt: skip
+__all__ = ["tile_of", "tile_dict", "static_task", "sky_task", "skymatch_map_task", "skymatch_pair_task",
+           "separate_task", "median_tile_task", "blot_task", "driz_cr_task", "footprint_task", "final_tile_task",
+           "final_frame_task"]  # fmt: skip
 
 
 def tile_dict(t: Tile | None) -> dict | None:
@@ -87,6 +89,44 @@ def sky_task(chip: ChipInput, params: SkyParams, backend) -> dict:
     """One chip's measured sky (electrons per pixel), and why it has no data (``empty``: None when it has)."""
     value, why = measure_chip_sky(chip, params, backend)
     return {"sky": float(value), "empty": why}
+
+
+def skymatch_map_task(chips: Sequence[ChipInput], path, frame: OutputFrame, backend) -> dict:
+    """skymatch's map of one exposure on its window of the matching frame, written to ``path`` (``.npy``).
+
+    The file holds two float32 planes, the rates and the valid cells (1, 0):
+    the rates are a float32 drizzle's, so nothing is lost.  Returns where the
+    window lies, the valid cells' box in the frame (None when the exposure
+    has none, or misses the frame: then nothing is written) and the file.
+    """
+    m = exposure_map(chips, frame, backend)
+    if m is None or m.box is None:
+        return {"box": None}
+    products.atomic_write_array(Path(path), np.stack([m.rates, m.valid]).astype(np.float32))
+    return {"y0": m.y0, "x0": m.x0, "box": list(m.box), "path": str(path)}
+
+
+def skymatch_pair_task(i: int, a: dict, partners: Sequence[tuple[int, dict]]) -> dict:
+    """The sky differences of exposure ``i`` and each of ``partners`` (``(j, map)``) from their maps.
+
+    The maps are :func:`skymatch_map_task`'s; ``i``'s is read once, each
+    partner's in turn.  Returns ``{"pairs": [...]}``, per partner
+    ``{"difference": ..., "weight": ..., "ncells": ...}`` or None where they
+    overlap too little (:func:`~gpudriz.pipeline.steps.skymatch.pair_difference`);
+    not the indices, which a rerun with the inputs in another order changes.
+    """
+    mine = _coarse_map(a)
+    found = []
+    for j, b in partners:
+        pair = pair_difference(i, j, mine, _coarse_map(b))
+        found.append(None if pair is None else {"difference": pair.difference, "weight": pair.weight,
+                                                 "ncells": pair.ncells})  # fmt: skip
+    return {"pairs": found}
+
+
+def _coarse_map(r: dict) -> CoarseMap:
+    planes = np.load(r["path"])
+    return CoarseMap(int(r["y0"]), int(r["x0"]), planes[0].astype(np.float64), planes[1] != 0)
 
 
 def separate_task(chips: Sequence[ChipInput], exptime: float, frame: OutputFrame, params: SeparateParams,

@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +48,7 @@ from gpudriz.backend.arrays import to_host
 from gpudriz.pipeline.geometry.outframe import OutputFrame, output_frame
 from gpudriz.pipeline.steps.chipdata import (
     backend_of,
+    drizzle_margin,
     good_mask,
     new_drizzle,
     pixmap_to,
@@ -54,16 +56,23 @@ from gpudriz.pipeline.steps.chipdata import (
     scale_ratio,
 )
 from gpudriz.pipeline.steps.sky_offsets import SkyPair, anchor_levels, solve_offsets
+from gpudriz.pipeline.steps.tiles import tile_frame
+from gpudriz.pipeline.steps.windows import box_window, pixmap_box, union_box
 
 __all__ = [
     "COVER_FRACTION",
     "MATCH_BINNING",
     "MIN_OVERLAP_CELLS",
+    "CoarseMap",
     "SkyPair",
     "anchor_levels",
+    "exposure_map",
     "exposure_rates",
     "match_frame",
+    "match_levels",
     "match_sky",
+    "overlapping_pairs",
+    "pair_difference",
     "pair_differences",
     "solve_offsets",
     "well_covered",
@@ -116,46 +125,91 @@ def match_frame(chips, separate_frame: OutputFrame, binning=MATCH_BINNING) -> Ou
                         scale=sep.pixel_scale * binning, rot=sep.orientation)  # fmt: skip
 
 
-def exposure_rates(exposures, frame, backend) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each exposure drizzled onto ``frame`` in electrons/s per square arcsecond.
+@dataclass
+class CoarseMap:
+    """One exposure on its window of the matching frame: the frame's cells ``[y0:, x0:]`` of ``rates``' shape.
+
+    ``rates``: surface-brightness rates (float64); ``valid``: True where a
+    cell may be used (:func:`well_covered` and finite).  Cells outside the
+    window are not covered by the exposure.
+    """
+
+    y0: int
+    x0: int
+    rates: np.ndarray
+    valid: np.ndarray
+    box: tuple | None = field(init=False)  # (y0, y1, x0, x1) of the valid cells in the frame; None if none
+
+    def __post_init__(self):
+        box = _bounding_box(self.valid)
+        self.box = None if box is None else tuple(int(v) + o for v, o in zip(box, (self.y0, self.y0, self.x0, self.x0)))
+
+
+def exposure_map(group, frame, backend) -> CoarseMap | None:
+    """One exposure drizzled onto its window of ``frame``, in electrons/s per square arcsecond.
 
     The sky is not subtracted; weights are the DQ- and static-good masks.
-    The drizzle runs on the backend; only the coarse maps come back to the
-    host.
+    The window holds every cell the chips reach, so the map is the whole
+    frame's restricted to it, and so are its valid cells: the cells around
+    it are uncovered either way (:func:`well_covered` tests the neighbours),
+    and the median weight is that of the same cells.  A mosaic's exposure
+    covers a small part of the frame: its map is the size of its footprint.
 
     Parameters
     ----------
-    exposures : list of list of ChipInput
-        The chips of each exposure.
+    group : list of ChipInput
+        The chips of the exposure.
     frame : OutputFrame
         The matching frame (:func:`match_frame`).
     backend : str or Backend
 
     Returns
     -------
-    rates : list of numpy.ndarray
-        Per exposure, the ``frame.shape`` float64 surface-brightness rates.
-    valid : list of numpy.ndarray
-        Per exposure, True where a cell is inside the footprint (its eight
-        neighbours are covered too) and its weight is at least
-        :data:`COVER_FRACTION` of the exposure's median cell weight.
+    CoarseMap or None
+        None when no chip reaches the frame.
     """
     be = backend_of(backend)
+    xp = be.xp
+    pixmaps = [pixmap_to(c.chip, frame, be) for c in group]
+    boxes = [pixmap_box(pm, drizzle_margin(1.0, scale_ratio(c.chip, frame)), xp) for c, pm in zip(group, pixmaps)]
+    window = box_window(union_box(boxes), frame.shape)
+    if window is None:
+        return None
+    d = new_drizzle("square", tile_frame(frame, window), 0.0, be)
+    origin = xp.asarray((window.x0, window.y0), dtype=pixmaps[0].dtype)
+    for c, pm in zip(group, pixmaps):
+        s = scale_ratio(c.chip, frame)
+        # iscale 1/pscale**2: electrons per pixel -> per square arcsecond
+        # (a square-kernel drizzle averages, it keeps surface brightness).
+        d.add_image(read_electrons(c, xp), c.chip.exptime, pm - origin,
+                    weight_map=good_mask(c, xp).astype(np.float32), pixfrac=1.0,
+                    in_units="counts", iscale=1.0 / c.chip.pixel_scale**2,
+                    pixel_scale_ratio=s)  # fmt: skip
+    img = to_host(d.out_img).astype(np.float64)
+    wht = to_host(d.out_wht).astype(np.float64)
+    return CoarseMap(window.y0, window.x0, img, well_covered(wht) & np.isfinite(img))
+
+
+def exposure_rates(exposures, frame, backend) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each exposure's :func:`exposure_map` placed on the whole ``frame`` (for inspection and tests).
+
+    Returns
+    -------
+    rates : list of numpy.ndarray
+        Per exposure, the ``frame.shape`` float64 surface-brightness rates
+        (0 outside its window).
+    valid : list of numpy.ndarray
+        Per exposure, its valid cells (:class:`CoarseMap`).
+    """
     rates, valid = [], []
     for group in exposures:
-        d = new_drizzle("square", frame, 0.0, be)
-        for c in group:
-            s = scale_ratio(c.chip, frame)
-            # iscale 1/pscale**2: electrons per pixel -> per square arcsecond
-            # (a square-kernel drizzle averages, it keeps surface brightness).
-            d.add_image(read_electrons(c, be.xp), c.chip.exptime, pixmap_to(c.chip, frame, be),
-                        weight_map=good_mask(c, be.xp).astype(np.float32), pixfrac=1.0,
-                        in_units="counts", iscale=1.0 / c.chip.pixel_scale**2,
-                        pixel_scale_ratio=s)  # fmt: skip
-        img = to_host(d.out_img).astype(np.float64)
-        wht = to_host(d.out_wht).astype(np.float64)
-        rates.append(img)
-        valid.append(well_covered(wht) & np.isfinite(img))
+        r, v = np.zeros(frame.shape), np.zeros(frame.shape, bool)
+        m = exposure_map(group, frame, backend)
+        if m is not None:
+            cells = (slice(m.y0, m.y0 + m.rates.shape[0]), slice(m.x0, m.x0 + m.rates.shape[1]))
+            r[cells], v[cells] = m.rates, m.valid
+        rates.append(r)
+        valid.append(v)
     return rates, valid
 
 
@@ -202,11 +256,7 @@ def pair_differences(rates, valid, *, min_cells=MIN_OVERLAP_CELLS) -> list[SkyPa
     Returns
     -------
     list of SkyPair
-        ``difference`` is the median of ``rates[i] - rates[j]`` over the
-        common cells after clipping at 3 sigma about the median (the scene
-        cancels, the skies' difference remains); ``weight`` is its inverse
-        variance, ``n / (pi/2 * sigma**2)``, ``sigma`` being the scatter
-        (1.4826 x MAD) of the kept cell differences.
+        As :func:`pair_difference` gives them, for the pairs that count.
 
     Raises
     ------
@@ -216,38 +266,71 @@ def pair_differences(rates, valid, *, min_cells=MIN_OVERLAP_CELLS) -> list[SkyPa
     """
     if len(rates) != len(valid):
         raise ValueError(f"'rates' ({len(rates)}) and 'valid' ({len(valid)}) must give one map per exposure.")
-    if isinstance(min_cells, bool) or not isinstance(min_cells, numbers.Integral) or min_cells < 1:
-        raise ValueError(f"'min_cells' must be a positive integer; got {min_cells!r}.")
+    _check_min_cells(min_cells)
     shapes = {np.shape(a) for a in rates} | {np.shape(m) for m in valid}
     if len(shapes) > 1:
         raise ValueError(f"'rates' and 'valid' must all have one shape; got {sorted(shapes)}.")
     maps = [np.asarray(a, dtype=np.float64) for a in rates]
-    masks = [np.asarray(m, dtype=bool) & np.isfinite(a) for a, m in zip(maps, valid)]
-    boxes = [_bounding_box(m) for m in masks]
+    coarse = [CoarseMap(0, 0, a, np.asarray(m, dtype=bool) & np.isfinite(a)) for a, m in zip(maps, valid)]
+    found = (pair_difference(i, j, coarse[i], coarse[j], min_cells=min_cells)
+             for i, j in overlapping_pairs([m.box for m in coarse]))  # fmt: skip
+    return [p for p in found if p is not None]
+
+
+def _check_min_cells(min_cells):
+    if isinstance(min_cells, bool) or not isinstance(min_cells, numbers.Integral) or min_cells < 1:
+        raise ValueError(f"'min_cells' must be a positive integer; got {min_cells!r}.")
+
+
+def overlapping_pairs(boxes) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, whose boxes ``(y0, y1, x0, x1)`` intersect (None boxes: none), in order.
+
+    A sweep along x: a mosaic's exposure overlaps a few neighbours, and its
+    pairs are found without testing all of the others.
+    """
+    order = sorted((b[2], i) for i, b in enumerate(boxes) if b is not None)
     pairs = []
-    for i in range(len(maps)):
-        for j in range(i + 1, len(maps)):
-            if boxes[i] is None or boxes[j] is None:
-                continue
-            # Only the intersection of the two bounding boxes can overlap.
-            y0, y1 = max(boxes[i][0], boxes[j][0]), min(boxes[i][1], boxes[j][1])
-            x0, x1 = max(boxes[i][2], boxes[j][2]), min(boxes[i][3], boxes[j][3])
-            if y0 >= y1 or x0 >= x1:
-                continue
-            common = masks[i][y0:y1, x0:x1] & masks[j][y0:y1, x0:x1]
-            if int(common.sum()) < min_cells:
-                continue
-            diff = maps[i][y0:y1, x0:x1][common] - maps[j][y0:y1, x0:x1][common]
-            median, sigma, npix = _robust_difference(diff)
-            if npix < min_cells:
-                continue
-            # A noise-free difference (sigma 0) still needs a finite weight:
-            # floor the scatter at float32 resolution of the levels.
-            level = max(float(np.median(np.abs(maps[i][y0:y1, x0:x1][common]))), 1e-30)
-            sigma = max(sigma, float(np.finfo(np.float32).eps) * level)
-            weight = npix / (0.5 * math.pi * sigma * sigma)
-            pairs.append(SkyPair(i, j, median, float(weight), npix))
-    return pairs
+    for k, (x0, i) in enumerate(order):
+        bi = boxes[i]
+        for _, j in order[k + 1:]:
+            bj = boxes[j]
+            if bj[2] >= bi[3]:
+                break  # this one and the next start right of i's end
+            if bj[0] < bi[1] and bi[0] < bj[1]:
+                pairs.append((min(i, j), max(i, j)))
+    return sorted(pairs)
+
+
+def pair_difference(i, j, a: CoarseMap, b: CoarseMap, *, min_cells=MIN_OVERLAP_CELLS) -> SkyPair | None:
+    """The sky difference of exposures ``i`` and ``j`` from their maps; None where they overlap too little.
+
+    ``difference`` is the median of ``a - b`` over the common valid cells
+    after clipping at 3 sigma about the median (the scene cancels, the
+    skies' difference remains); ``weight`` is its inverse variance,
+    ``n / (pi/2 * sigma**2)``, ``sigma`` being the scatter (1.4826 x MAD) of
+    the kept cell differences.
+    """
+    if a.box is None or b.box is None:
+        return None
+    # Only the intersection of the two bounding boxes can overlap.
+    y0, y1 = max(a.box[0], b.box[0]), min(a.box[1], b.box[1])
+    x0, x1 = max(a.box[2], b.box[2]), min(a.box[3], b.box[3])
+    if y0 >= y1 or x0 >= x1:
+        return None
+    ca = (slice(y0 - a.y0, y1 - a.y0), slice(x0 - a.x0, x1 - a.x0))
+    cb = (slice(y0 - b.y0, y1 - b.y0), slice(x0 - b.x0, x1 - b.x0))
+    common = a.valid[ca] & b.valid[cb]
+    if int(common.sum()) < min_cells:
+        return None
+    ra = a.rates[ca][common]
+    median, sigma, npix = _robust_difference(ra - b.rates[cb][common])
+    if npix < min_cells:
+        return None
+    # A noise-free difference (sigma 0) still needs a finite weight:
+    # floor the scatter at float32 resolution of the levels.
+    level = max(float(np.median(np.abs(ra))), 1e-30)
+    sigma = max(sigma, float(np.finfo(np.float32).eps) * level)
+    return SkyPair(i, j, median, float(npix / (0.5 * math.pi * sigma * sigma)), npix)
 
 
 def _robust_difference(diff) -> tuple[float, float, int]:
@@ -299,12 +382,33 @@ def match_sky(groups, local_skies, separate_frame: OutputFrame, backend) -> list
         The sky to subtract from each chip, electrons per pixel, nested like
         ``groups``.
     """
+    frame = match_frame([c.chip for g in groups for c in g], separate_frame)
+    maps = [exposure_map(g, frame, backend) for g in groups]
+    found = (pair_difference(i, j, maps[i], maps[j])
+             for i, j in overlapping_pairs([None if m is None else m.box for m in maps]))  # fmt: skip
+    return match_levels(groups, local_skies, [p for p in found if p is not None], frame)
+
+
+def match_levels(groups, local_skies, pairs, frame: OutputFrame) -> list[list[float]]:
+    """The sky of every chip from the exposures' measured differences (:func:`match_sky`'s last steps).
+
+    Parameters
+    ----------
+    groups, local_skies
+        As for :func:`match_sky`.
+    pairs : list of SkyPair
+        The differences of the exposures (indices into ``groups``) that overlap enough.
+    frame : OutputFrame
+        The matching frame, named in the log.
+
+    Returns
+    -------
+    list of list of float
+        As :func:`match_sky`.
+    """
     names = [g[0].exposure_path.name for g in groups]
     # Every chip of an exposure carries the same surface brightness.
     local = np.array([_rate(sk[0], g[0].chip) for g, sk in zip(groups, local_skies)])
-    frame = match_frame([c.chip for g in groups for c in g], separate_frame)
-    rates, valid = exposure_rates(groups, frame, backend)
-    pairs = pair_differences(rates, valid)
     offsets, components = solve_offsets(len(groups), pairs)
     levels = anchor_levels(offsets, components, local)
     log.info("skymatch: %d overlapping pair(s) of exposures on a %dx%d frame of %.3g\" cells.",

@@ -19,8 +19,11 @@ import gpudriz
 from gpudriz.demo.synthetic import make_association
 from gpudriz.pipeline.steps.sky import global_sky
 from gpudriz.pipeline.steps.skymatch import (
+    CoarseMap,
     SkyPair,
     anchor_levels,
+    overlapping_pairs,
+    pair_difference,
     pair_differences,
     solve_offsets,
     well_covered,
@@ -138,6 +141,35 @@ def test_pair_differences_cancel_the_scene():
     # the weight is an inverse variance: ~ n / (pi/2 * (0.5 * sqrt 2)**2)
     assert pairs[0].weight == pytest.approx(pairs[0].ncells / (math.pi / 2 * 0.5), rel=0.2)
     assert [(p.i, p.j) for p in pair_differences([a, b, c], [va, vb, vc], min_cells=5)] == [(0, 1), (1, 2)]
+
+
+def test_overlapping_pairs_are_those_whose_boxes_intersect():
+    rng = np.random.default_rng(4)
+    boxes = []
+    for _ in range(60):
+        y0, x0 = rng.integers(0, 200, 2)
+        h, w = rng.integers(1, 40, 2)
+        boxes.append((int(y0), int(y0 + h), int(x0), int(x0 + w)))
+    boxes[7] = boxes[30] = None
+    boxes[11] = boxes[12]  # the same box twice
+    boxes[13] = (boxes[12][1], boxes[12][1] + 5, boxes[12][2], boxes[12][3])  # touches 12's edge only
+    want = [(i, j) for i, j in combinations(range(60), 2)
+            if boxes[i] and boxes[j] and boxes[i][0] < boxes[j][1] and boxes[j][0] < boxes[i][1]
+            and boxes[i][2] < boxes[j][3] and boxes[j][2] < boxes[i][3]]  # fmt: skip
+    got = overlapping_pairs(boxes)
+    assert got == want and (11, 12) in got and (12, 13) not in got
+    assert len(got) < 60 * 59 // 4
+
+
+def test_a_map_on_its_window_gives_the_pairs_of_the_whole_frame():
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(10.0, 1.0, (40, 50)), rng.normal(12.0, 1.0, (40, 50))
+    va, vb = np.zeros((40, 50), bool), np.zeros((40, 50), bool)
+    va[5:30, 3:35], vb[12:38, 20:48] = True, True
+    (whole,) = pair_differences([a, b], [va, vb])
+    windows = [CoarseMap(4, 2, a[4:31, 2:36], va[4:31, 2:36]), CoarseMap(10, 19, b[10:40, 19:50], vb[10:40, 19:50])]
+    assert windows[0].box == (5, 30, 3, 35) and windows[1].box == (12, 38, 20, 48)
+    assert pair_difference(0, 1, *windows) == whole
 
 
 def test_pair_differences_clip_cosmic_rays():
