@@ -64,8 +64,14 @@ class ScienceFigures:
     phot_total_scatter: float
     centroid_offset: float
     star_count: int
+    star_total_count: int
 
     def summary(self) -> str:
+        # Small chips (the mosaic demo's) can leave no isolated star with the whole 1" aperture and its
+        # 1.5" annulus on the image: say so rather than print a ratio of nothing (nan).
+        total = (f"total flux in r = 1\" / true = {self.phot_total:.4f} (scatter {self.phot_total_scatter:.4f})"
+                 if self.star_total_count else
+                 "total flux in r = 1\": no isolated star has its 1.5\" annulus on the image")  # fmt: skip
         return "\n".join([
             f"cosmic rays above 5 sigma detected: {100 * self.cr_detected:.1f}% of {self.cr_count} pixels",
             f"clean pixels wrongly flagged: {self.false_flag_rate:.1e} of {self.clean_pixels}; "
@@ -75,8 +81,7 @@ class ScienceFigures:
             f"{self.residual_objects} ({self.residual_on_cr} on injected cosmic rays)",
             f"{self.star_count} isolated stars: flux in r = 0.2\" / the true star on the same pixels "
             f"= {self.phot_small:.4f} (scatter {self.phot_small_scatter:.4f}),",
-            f"  total flux in r = 1\" / true = {self.phot_total:.4f} (scatter "
-            f"{self.phot_total_scatter:.4f}), median centroid offset = {self.centroid_offset:.3f} px",
+            f"  {total}, median centroid offset = {self.centroid_offset:.3f} px",
         ])  # fmt: skip
 
 
@@ -104,7 +109,7 @@ def evaluate_run(truth, crmasks, image, weight, wcs) -> ScienceFigures:
         residual_objects=resid["residual_objects"], residual_on_cr=resid["residual_on_cr"],
         phot_small=phot["phot_small"], phot_small_scatter=phot["phot_small_scatter"],
         phot_total=phot["phot_total"], phot_total_scatter=phot["phot_total_scatter"],
-        centroid_offset=phot["centroid"], star_count=phot["stars"],
+        centroid_offset=phot["centroid"], star_count=phot["stars"], star_total_count=phot["stars_total"],
     )  # fmt: skip
 
 

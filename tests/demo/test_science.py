@@ -15,6 +15,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from gpudriz.demo.pipeline_demo import evaluate
+from gpudriz.demo.science import ScienceFigures
 from gpudriz.demo.synthetic import make_association, render_scene
 from gpudriz.pipeline.multidrizzle import Multidrizzle
 
@@ -128,3 +129,14 @@ def test_driz_cr_noise_describes_d_minus_b(defaults_run):
     assert np.mean(variances) == pytest.approx(1.0, abs=0.04), variances
     assert max(abs(v - 1.0) for v in variances) < 0.08, variances
     assert all(0.9 < s < 1.25 for s in scales), scales
+
+
+def test_the_summary_says_when_no_star_fits_the_total_flux_aperture():
+    base = dict(cr_detected=0.99, cr_count=10, star_peaks_flagged=0.0, star_peak_count=3, false_flag_rate=1e-5,
+                clean_pixels=1000, hot_caught=1.0, hot_count=2, residual_objects=0, residual_on_cr=0,
+                phot_small=0.998, phot_small_scatter=0.001, centroid_offset=0.01, star_count=3)  # fmt: skip
+    none = ScienceFigures(**base, phot_total=float("nan"), phot_total_scatter=float("nan"), star_total_count=0)
+    assert "nan" not in none.summary()
+    assert "no isolated star has its 1.5\" annulus on the image" in none.summary()
+    some = ScienceFigures(**base, phot_total=0.9987, phot_total_scatter=0.002, star_total_count=2)
+    assert "total flux in r = 1\" / true = 0.9987 (scatter 0.0020)" in some.summary()
