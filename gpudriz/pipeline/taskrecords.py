@@ -116,5 +116,5 @@ def run_recorded(item, fn, *common):
     result = fn(*args, *common)
     record_path = Path(record_path)
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(record_path, json.dumps({"key": key, "result": result}, indent=1))
+    atomic_write_text(record_path, json.dumps({"key": key, "result": result}, indent=1), sync=False)
     return result

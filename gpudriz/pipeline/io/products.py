@@ -58,13 +58,23 @@ def atomic_write(hdul: fits.HDUList, path, *, checksum=False, verify=True):
                                                              checksum=checksum))  # fmt: skip
 
 
-def atomic_write_text(path, text: str):
-    """Write ``text`` (UTF-8) to ``path`` as :func:`atomic_write` does: a full disk leaves the old file."""
+def atomic_write_text(path, text: str, *, sync: bool = True):
+    """Write ``text`` (UTF-8) to ``path`` as :func:`atomic_write` does: a full disk leaves the old file.
+
+    ``sync``: flush the text to the disk before the rename (``fsync``), so
+    that a disk that fills up fails the write here rather than later, when
+    the system writes it back.  False for the mosaic mode's task records
+    (:mod:`gpudriz.pipeline.taskrecords`), one per task: a record that did
+    not reach the disk reads as no record and its task runs again, and two
+    workers syncing at once waited for each other (static and sky tasks of
+    1,024 exposures 13% faster on two workers without it).
+    """
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
 
     _replace_atomically(Path(path), write)
 
