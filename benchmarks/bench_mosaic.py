@@ -9,7 +9,11 @@ RSS is its own.  Printed per run: wall time of ``Multidrizzle.run`` (build
 and every step), input pixels, time per million input pixels, the peak RSS
 of the main process and the largest peak RSS of a worker process
 (children), the final frame and the ratio serial / this run; ``--stages``
-adds each step's time.
+adds each step's time.  ``--one-thread`` also runs ``workers=0`` with
+Numba on one thread (``NUMBA_NUM_THREADS=1``, row ``0/1t``), one core's
+worth of the serial run, and adds the column ``1t/this``: the serial run
+at its defaults already runs its kernels on every core, so serial / this
+understates what the workers gain over one core.
 
     python benchmarks/bench_mosaic.py --n 16 64 256 1024 --workers 2
     # 32 full-size ACS/WFC-like exposures (2 x 2048 x 4096 each) onto a 20,000 x 20,000 frame:
@@ -79,10 +83,10 @@ _MAKE = textwrap.dedent("""
 """)
 
 
-def run_one(src: Path, work: Path, workers: int, tile: int, frame: int) -> dict:
-    """One configuration in a fresh interpreter; its figures."""
+def run_one(src: Path, work: Path, workers: int, tile: int, frame: int, env=None) -> dict:
+    """One configuration in a fresh interpreter (``env``: its environment, default this one's); its figures."""
     proc = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(work), str(workers), str(tile), str(frame)],
-                          capture_output=True, text=True)  # fmt: skip
+                          capture_output=True, text=True, env=env)  # fmt: skip
     if proc.returncode:
         raise SystemExit(f"{work.name} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -115,6 +119,7 @@ def main(argv=None):
     ap.add_argument("--chip", type=int, nargs=2, default=[64, 128], metavar=("NY", "NX"), help="each chip's shape")
     ap.add_argument("--frame", type=int, default=0, help="final frame's side in pixels (0: the inputs' footprint)")
     ap.add_argument("--stages", action="store_true", help="print each step's time")
+    ap.add_argument("--one-thread", action="store_true", help="also run serially with Numba on one thread")
     ap.add_argument("--folder", type=Path, default=None, help="where data and runs go (default: a temporary folder)")
     ap.add_argument("--astrodrizzle", metavar="PYTHON", help="also run AstroDrizzle with this interpreter")
     ap.add_argument("--ad-timeout", type=float, default=3600.0, help="seconds AstroDrizzle may run per mosaic")
@@ -123,20 +128,24 @@ def main(argv=None):
                          "N = 1,024 would write 73 GB of them)")  # fmt: skip
     args = ap.parse_args(argv)
     print(f"{'N':>5} {'workers':>7} {'wall s':>8} {'Mpix':>7} {'s/Mpix':>7} {'RSS main MiB':>12} "
-          f"{'RSS worker MiB':>14} {'frame':>11} {'serial/this':>11}")  # fmt: skip
+          f"{'RSS worker MiB':>14} {'frame':>11} {'serial/this':>11}" + (f" {'1t/this':>8}" if args.one_thread else ""))
+    one_thread = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    runs = [(0, "0", None)] + [(0, "0/1t", one_thread)] * args.one_thread + [(w, str(w), None) for w in args.workers]
     with tempfile.TemporaryDirectory(dir=args.folder) as tmp:
         for n in args.n:
             src = Path(tmp) / f"data{n}"
             subprocess.run([sys.executable, "-c", _MAKE, str(src), str(n), *map(str, args.chip)], check=True)
-            serial = None
-            for workers in [0, *args.workers]:
-                r = run_one(src, Path(tmp) / f"run{n}_{workers}", workers, args.tile_size, args.frame)
-                serial = serial or r["wall"]
+            walls = {}
+            for workers, label, env in runs:
+                r = run_one(src, Path(tmp) / f"run{n}_{label.replace('/', '_')}", workers, args.tile_size,
+                            args.frame, env)  # fmt: skip
+                walls[label] = r["wall"]
                 mpix = r["pixels"] / 1e6
                 child = f"{r['rss_child']:.0f}" if workers else "-"
-                print(f"{n:>5} {workers:>7} {r['wall']:>8.1f} {mpix:>7.2f} {r['wall'] / mpix:>7.2f} "
+                one = f" {walls['0/1t'] / r['wall']:>8.2f}" if "0/1t" in walls else ""
+                print(f"{n:>5} {label:>7} {r['wall']:>8.1f} {mpix:>7.2f} {r['wall'] / mpix:>7.2f} "
                       f"{r['rss_main']:>12.0f} {child:>14} {r['frame'][1]:>5}x{r['frame'][0]:<5} "
-                      f"{serial / r['wall']:>11.2f}", flush=True)  # fmt: skip
+                      f"{walls['0'] / r['wall']:>11.2f}" + one, flush=True)  # fmt: skip
                 if args.stages:
                     print("      " + ", ".join(f"{k} {v:.1f}" for k, v in r["timings"].items()), flush=True)
             if args.astrodrizzle and n <= args.ad_max_n:
