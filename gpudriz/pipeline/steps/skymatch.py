@@ -14,12 +14,14 @@ How (algorithms.md, "Sky"):
 1. Every exposure (sky not subtracted, DQ- and static-good pixels) is
    drizzled onto a coarse common frame, the separate frame's orientation at
    :data:`MATCH_BINNING` times its pixel size, in electrons per second per
-   square arcsecond (:func:`exposure_rates`).  A coarse cell averages many
-   input pixels, so the cell values are quiet and the work is small.
-2. For every pair of exposures with at least :data:`MIN_OVERLAP_CELLS`
-   common well-covered cells, the clipped median of the cell-by-cell
-   difference of their rates is their sky difference, weighted by its
-   inverse variance (:func:`pair_differences`).
+   square arcsecond, on its own window of that frame (:func:`exposure_map`).
+   A coarse cell averages many input pixels, so the cell values are quiet
+   and the work is small.
+2. For every pair of exposures whose maps' valid cells overlap
+   (:func:`overlapping_pairs`) in at least :data:`MIN_OVERLAP_CELLS` common
+   well-covered cells, the clipped median of the cell-by-cell difference of
+   their rates is their sky difference, weighted by its inverse variance
+   (:func:`pair_difference`).
 3. The offsets that best fit all the differences (weighted least squares)
    are solved per connected group of exposures (:func:`solve_offsets`).
 4. Differences fix the offsets only up to a constant per group.  The
@@ -67,7 +69,6 @@ __all__ = [
     "SkyPair",
     "anchor_levels",
     "exposure_map",
-    "exposure_rates",
     "match_frame",
     "match_levels",
     "match_sky",
@@ -190,29 +191,6 @@ def exposure_map(group, frame, backend) -> CoarseMap | None:
     return CoarseMap(window.y0, window.x0, img, well_covered(wht) & np.isfinite(img))
 
 
-def exposure_rates(exposures, frame, backend) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each exposure's :func:`exposure_map` placed on the whole ``frame`` (for inspection and tests).
-
-    Returns
-    -------
-    rates : list of numpy.ndarray
-        Per exposure, the ``frame.shape`` float64 surface-brightness rates
-        (0 outside its window).
-    valid : list of numpy.ndarray
-        Per exposure, its valid cells (:class:`CoarseMap`).
-    """
-    rates, valid = [], []
-    for group in exposures:
-        r, v = np.zeros(frame.shape), np.zeros(frame.shape, bool)
-        m = exposure_map(group, frame, backend)
-        if m is not None:
-            cells = (slice(m.y0, m.y0 + m.rates.shape[0]), slice(m.x0, m.x0 + m.rates.shape[1]))
-            r[cells], v[cells] = m.rates, m.valid
-        rates.append(r)
-        valid.append(v)
-    return rates, valid
-
-
 def well_covered(wht):
     """Cells inside the footprint (all 8 neighbours covered) and not mostly masked.
 
@@ -290,7 +268,7 @@ def overlapping_pairs(boxes) -> list[tuple[int, int]]:
     """
     order = sorted((b[2], i) for i, b in enumerate(boxes) if b is not None)
     pairs = []
-    for k, (x0, i) in enumerate(order):
+    for k, (_, i) in enumerate(order):
         bi = boxes[i]
         for _, j in order[k + 1:]:
             bj = boxes[j]
