@@ -93,6 +93,12 @@ class _Stages:
         return results
 
 
+def _unsubtracted_key(w) -> tuple:
+    """What a chip's tasks before the sky is known depend on: its file, its number, its static mask."""
+    parts = _chip_key(w)
+    return parts[:2], parts[5]
+
+
 def _chip_key(w, include_cr=False) -> list:
     """What a chip's tasks depend on: its file, its number, its sky and static mask."""
     # The static mask by its file's name, which holds its digest (a file's time would change on a rerun).
@@ -160,7 +166,7 @@ def _sky(g: _Stages, state):
     def measure(groups, params, backend):
         chips = [w for group in groups for w in group]
         names = [f"{w.exposure.rootname}_sci{w.chip.extver}" for w in chips]
-        keys = [task_key(g.base, "sky", _chip_key(w)[:2], _chip_key(w)[5]) for w in chips]
+        keys = [task_key(g.base, "sky", *_unsubtracted_key(w)) for w in chips]
         results = iter(g.run("sky", names, keys, T.sky_task, [(w.task_input(header=False),) for w in chips],
                              params, backend))  # fmt: skip
         skies = []
@@ -181,8 +187,7 @@ def _sky(g: _Stages, state):
         exposures = by_exposure(md.chips)  # the exposures of `groups`, in their order
         names = [grp[0].exposure.rootname for grp in exposures]
         frame_card = frame.header().tostring()
-        keys = [task_key(g.base, "skymatch", [_chip_key(w)[:2] + [_chip_key(w)[5]] for w in grp], frame_card)
-                for grp in exposures]  # fmt: skip
+        keys = [task_key(g.base, "skymatch", [_unsubtracted_key(w) for w in grp], frame_card) for grp in exposures]
         folder = g.records.folder / "skymatch"
         folder.mkdir(parents=True, exist_ok=True)
         items = [([w.task_input(header=False) for w in grp], str(folder / f"{n}_coarse.npy"))
